@@ -1,0 +1,124 @@
+"""What crosses the engine boundary: engine configs, requests and results.
+
+Every corpus talks to every engine through these types only, so a corpus runs on the
+embedded llama.cpp engine, an OpenAI-compatible server or vLLM by changing config.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from corpusforge.schemas.base import StrictModel
+
+
+# ---------------------------------------------------------------- engine configs
+class LlamaCppEngineConfig(StrictModel):
+    """llama.cpp in-process. `model` is a packaged profile name or a path to a .gguf file."""
+
+    kind: Literal["llamacpp"] = "llamacpp"
+    model: str = "smollm2"
+    n_ctx: int = Field(default=4096, ge=256)
+    n_threads: int | None = None
+    # Profile defaults (e.g. repeat penalty for the Gemma base model) apply when unset.
+    repeat_penalty: float | None = None
+
+
+class OpenAIEngineConfig(StrictModel):
+    """Any OpenAI-compatible HTTP server (vLLM serve, llama.cpp server, hosted APIs)."""
+
+    kind: Literal["openai"] = "openai"
+    model: str
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(default=8, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    # How the server accepts a JSON schema: "json_schema" (OpenAI, vLLM) or
+    # "json_object" (llama-cpp-python's server: {"type":"json_object","schema":...}).
+    structured_output: Literal["json_schema", "json_object"] = "json_schema"
+
+
+EngineConfig = Annotated[LlamaCppEngineConfig | OpenAIEngineConfig, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- requests
+class ChatMessage(StrictModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class SamplingParams(StrictModel):
+    temperature: float = Field(default=0.7, ge=0.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=256, ge=1)
+    repeat_penalty: float | None = None
+    stop: tuple[str, ...] = ()
+
+
+class GenerateRequest(StrictModel):
+    """One chat completion. `seed` makes it reproducible; `json_schema` is enforced by the
+    engine's constrained decoding, not checked afterwards."""
+
+    messages: tuple[ChatMessage, ...]
+    sampling: SamplingParams = SamplingParams()
+    n: int = Field(default=1, ge=1)
+    seed: int = 0
+    json_schema: dict[str, Any] | None = None
+
+
+class ScoreRequest(StrictModel):
+    """Teacher forcing: log P(continuation | prompt) for each candidate continuation."""
+
+    prompt: str
+    continuations: tuple[str, ...]
+
+
+class RepresentRequest(StrictModel):
+    """The last-layer hidden state of the prompt's last token."""
+
+    prompt: str
+
+
+# ---------------------------------------------------------------- results
+class Usage(StrictModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     completion_tokens=self.completion_tokens + other.completion_tokens)
+
+
+class GenerateResult(StrictModel):
+    texts: tuple[str, ...]
+    usage: Usage
+    model: str
+    finish_reasons: tuple[str, ...] = ()
+    cached: bool = False
+    latency_s: float = 0.0
+
+
+class ScoreResult(StrictModel):
+    logprobs: tuple[float, ...]  # summed over each continuation's tokens
+    token_counts: tuple[int, ...]
+    usage: Usage
+    model: str
+    cached: bool = False
+
+
+class RepresentResult(StrictModel):
+    vector: tuple[float, ...]
+    usage: Usage
+    model: str
+    cached: bool = False
+
+
+class Capabilities(StrictModel):
+    generate: bool = True
+    structured_output: bool = True
+    seed: bool = True
+    score: bool = False
+    represent: bool = False
+    max_concurrency: int = 1

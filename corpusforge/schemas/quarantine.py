@@ -1,0 +1,38 @@
+"""The quarantine table: every row that did not make it, with why. Fixed schema for every corpus."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pyarrow as pa
+
+from corpusforge.schemas.base import StrictModel
+
+ErrorKind = Literal[
+    "bad_input",      # the input line itself is malformed (file and line in `source`)
+    "parse",          # model output unparsable after the bounded retries
+    "rejected",       # a corpus rule rejected the row (e.g. quality control), reason in message
+    "validation",     # failed a row-level expectation before publishing
+    "error",          # any other exception raised by a step on this row
+]
+
+
+class QuarantineRecord(StrictModel):
+    row_id: str
+    step: str
+    error_kind: ErrorKind
+    message: str
+    source: str = ""       # file:line for input errors, the input snippet otherwise
+    raw_output: str = ""   # the model text that failed to parse, if any
+    derivation_key: str = ""
+
+
+QUARANTINE_SCHEMA = pa.schema([
+    pa.field("row_id", pa.string(), nullable=False),
+    pa.field("step", pa.string(), nullable=False),
+    pa.field("error_kind", pa.string(), nullable=False),
+    pa.field("message", pa.string(), nullable=False),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("raw_output", pa.string(), nullable=False),
+    pa.field("derivation_key", pa.string(), nullable=False),
+])

@@ -1,0 +1,57 @@
+"""What a corpus gives the platform. The generic flow (flows/pipeline.py) plans shards,
+runs the steps through the shard runner on Ray, validates and publishes; a corpus only says
+how to read its inputs, which steps to run, and how finished rows become output tables.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.schemas.expectations.spec import ExpectationSuiteSpec
+from corpusforge.schemas.quarantine import QuarantineRecord
+from corpusforge.tasks.steps import Row, Step
+
+
+@dataclass
+class InputBatch:
+    """Rows carry a stable, unique `row_id`. `read` counts every input record seen, so that
+    read == len(rows) + len(quarantined) always holds at this stage."""
+
+    rows: list[Row]
+    quarantined: list[QuarantineRecord] = field(default_factory=list)
+    read: int = 0
+    sources: list[str] = field(default_factory=list)
+
+
+class Recipe(ABC):
+    name: ClassVar[str]
+    config_model: ClassVar[type[CorpusConfig]]
+    schema_version: ClassVar[int] = 1
+    # Published tables (quarantine is added by the platform), each with its Arrow schema.
+    table_schemas: ClassVar[dict[str, pa.Schema]]
+    # The table whose rows account for the inputs: read == len(primary) + quarantined.
+    primary_table: ClassVar[str]
+    expectations: ClassVar[dict[str, ExpectationSuiteSpec]] = {}
+
+    @abstractmethod
+    def read_inputs(self, config: CorpusConfig) -> InputBatch: ...
+
+    @abstractmethod
+    def steps(self, config: CorpusConfig) -> list[Step]: ...
+
+    @abstractmethod
+    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+        """Finished rows of one shard -> records of each published table."""
+
+    def template_versions(self) -> dict[str, str]:
+        """Prompt template name -> content hash, for the manifest and the generation key."""
+        return {}
+
+    def card_section(self, counts: dict[str, Any], config: CorpusConfig) -> str:
+        """Corpus-specific markdown for the dataset card."""
+        return ""
