@@ -1,0 +1,130 @@
+"""The progress of a run, as committed shards on disk.
+
+Identity and progress live apart: `run.json` says *what* the run computes (config hash,
+derivation key), the shard directories are *how far* it got. A resumed run compares the
+identity, then skips every shard that `is_done`.
+
+A shard is all-or-nothing: its tables and stats are written into a hidden tmp directory and
+renamed to `shards/<shard_id>` in one step, so a killed worker leaves at most a `.tmp-*`
+directory (removed by `clean_stale`), never a half shard. A committed shard is never
+rewritten: committing it again is a no-op, so a retried or duplicated task is harmless.
+
+Layout::
+
+    <root>/run.json
+    <root>/shards/<shard_id>/<table>.parquet
+    <root>/shards/<shard_id>/stats.json
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpusforge.storage.atomic import (
+    TMP_PREFIX,
+    clean_tmp,
+    commit_dir,
+    tmp_sibling,
+    write_json_atomic,
+)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+STATS_FILE = "stats.json"
+RUN_FILE = "run.json"
+
+
+def check_name(kind: str, name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"invalid {kind} {name!r}: use letters, digits, '.', '_', '-'")
+    return name
+
+
+def shard_sort_key(shard_id: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order: digit runs compare as numbers, so shard-2 comes before shard-10."""
+    parts = re.split(r"(\d+)", shard_id)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
+
+
+class ShardStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.shards_dir = self.root / "shards"
+
+    # ------------------------------------------------------------ identity
+    def write_run_meta(self, meta: dict[str, Any]) -> None:
+        write_json_atomic(self.root / RUN_FILE, meta)
+
+    def read_run_meta(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    # ------------------------------------------------------------ progress
+    def commit(self, shard_id: str, tables: dict[str, pa.Table], stats: dict[str, Any]) -> bool:
+        """Write the shard atomically. False if it was already committed (nothing written)."""
+        target = self.shards_dir / check_name("shard id", shard_id)
+        if target.exists():
+            return False
+        for name in tables:
+            check_name("table name", name)
+        self.shards_dir.mkdir(parents=True, exist_ok=True)
+        staging = tmp_sibling(target)
+        staging.mkdir()
+        try:
+            for name, table in tables.items():
+                pq.write_table(table, staging / f"{name}.parquet")
+            (staging / STATS_FILE).write_text(
+                json.dumps(stats, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return commit_dir(staging, target, if_exists="skip")
+
+    def is_done(self, shard_id: str) -> bool:
+        return (self.shards_dir / check_name("shard id", shard_id)).is_dir()
+
+    def done_ids(self) -> list[str]:
+        """Committed shard ids in natural order (see `shard_sort_key`)."""
+        if not self.shards_dir.is_dir():
+            return []
+        ids = [p.name for p in self.shards_dir.iterdir()
+               if p.is_dir() and not p.name.startswith(TMP_PREFIX)]
+        return sorted(ids, key=shard_sort_key)
+
+    def read_table(self, name: str, schema: pa.Schema | None = None) -> pa.Table:
+        """One table concatenated over committed shards in shard order. Shards without the
+        table are skipped. With `schema`, each part is cast to it (columns in schema order),
+        and no shards gives an empty table of that schema."""
+        check_name("table name", name)
+        parts = []
+        for shard_id in self.done_ids():
+            path = self.shards_dir / shard_id / f"{name}.parquet"
+            if path.exists():
+                part = pq.read_table(path)
+                if schema is not None:
+                    part = part.select(schema.names).cast(schema)
+                parts.append(part)
+        if not parts:
+            return schema.empty_table() if schema is not None else pa.table({})
+        if schema is not None:
+            return pa.concat_tables(parts)
+        # Shards may infer different types (e.g. null for an all-null column): unify them.
+        return pa.concat_tables(parts, promote_options="permissive")
+
+    def read_stats(self) -> list[dict[str, Any]]:
+        """Each committed shard's stats, in the order of `done_ids()`."""
+        return [json.loads((self.shards_dir / s / STATS_FILE).read_text(encoding="utf-8"))
+                for s in self.done_ids()]
+
+    def clean_stale(self, older_than_s: float = 0.0) -> int:
+        """Remove tmp directories of killed commits. Call it before a run starts; pass
+        `older_than_s` if other workers may be committing right now."""
+        return clean_tmp(self.shards_dir, older_than_s=older_than_s)

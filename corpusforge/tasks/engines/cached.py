@@ -1,0 +1,117 @@
+"""An Engine that answers repeated requests from the response cache.
+
+The key names everything that decides the answer: the operation, the loaded model's
+identity (model_id carries the weights' hash), the engine config's fingerprint (profile
+defaults such as the repeat penalty, the structured-output dialect; endpoints, timeouts
+and concurrency are excluded by the fingerprint) and the full request (rendered messages,
+sampling, seed, n, output schema). Every request is seeded, so a hit is exactly what the
+engine would have produced: a resumed run reuses finished work and only pays for the rest.
+Errors are never cached.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from corpusforge.schemas.engine_io import (
+    Capabilities,
+    GenerateRequest,
+    GenerateResult,
+    RepresentRequest,
+    RepresentResult,
+    ScoreRequest,
+    ScoreResult,
+    Usage,
+)
+from corpusforge.schemas.fingerprint import digest
+from corpusforge.storage.cache import ResponseCache
+from corpusforge.tasks.engines.protocol import Engine
+
+R = TypeVar("R", GenerateResult, ScoreResult, RepresentResult)
+
+KEY_VERSION = 1  # bump when the key layout changes
+
+
+class CachedEngine:
+    def __init__(self, engine: Engine, cache: ResponseCache) -> None:
+        self.engine = engine
+        self.cache = cache
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+        self._usage_misses = Usage()
+        self._usage_all = Usage()
+
+    # ------------------------------------------------------------ Engine protocol
+    @property
+    def model_id(self) -> str:
+        return self.engine.model_id
+
+    def capabilities(self) -> Capabilities:
+        return self.engine.capabilities()
+
+    def generate(self, request: GenerateRequest) -> GenerateResult:
+        return self._cached("generate", request, GenerateResult, self.engine.generate)
+
+    def score(self, request: ScoreRequest) -> ScoreResult:
+        return self._cached("score", request, ScoreResult, self.engine.score)
+
+    def represent(self, request: RepresentRequest) -> RepresentResult:
+        return self._cached("represent", request, RepresentResult, self.engine.represent)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    # ------------------------------------------------------------ cache
+    def key(self, op: str, request: BaseModel) -> str:
+        config = getattr(self.engine, "config", None)
+        return digest({
+            "key_version": KEY_VERSION,
+            "op": op,
+            "model_id": self.engine.model_id,
+            "engine": config.fingerprint()["hash"] if config is not None else None,
+            "request": request.model_dump(mode="json"),
+        })
+
+    def stats(self) -> dict[str, Any]:
+        """hits / misses, and token usage of misses (actually computed) and of all results."""
+        with self._lock:
+            return {
+                "hits": self._hits,
+                "misses": self._misses,
+                "usage_computed": self._usage_misses.model_dump(),
+                "usage_all": self._usage_all.model_dump(),
+            }
+
+    def _cached(self, op: str, request: BaseModel, result_type: type[R], call: Any) -> R:
+        key = self.key(op, request)
+        started = time.perf_counter()
+        stored = self.cache.get(key)
+        if stored is not None:
+            try:
+                result = result_type.model_validate(stored)
+            except ValueError:
+                stored = None  # an entry from an incompatible schema: recompute
+            else:
+                update: dict[str, Any] = {"cached": True}
+                if "latency_s" in result_type.model_fields:
+                    update["latency_s"] = time.perf_counter() - started
+                self._count(hit=True, usage=result.usage)
+                return result.model_copy(update=update)
+        result = call(request)
+        self.cache.put(key, result.model_dump(mode="json"))
+        self._count(hit=False, usage=result.usage)
+        return result
+
+    def _count(self, *, hit: bool, usage: Usage) -> None:
+        with self._lock:
+            self._usage_all = self._usage_all + usage
+            if hit:
+                self._hits += 1
+            else:
+                self._misses += 1
+                self._usage_misses = self._usage_misses + usage

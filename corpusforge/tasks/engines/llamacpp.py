@@ -1,0 +1,234 @@
+"""llama.cpp in-process: generate, score (teacher forcing) and represent (hidden state).
+
+Determinism is the point of this engine. llama-cpp-python reuses the KV cache of the
+previous request when prompts share a prefix, which makes a request's text depend on what
+ran before it; we reset the state before every request, so the same request and seed give
+the same text in any order — a resumed run reproduces exactly what an uninterrupted run
+would have written. Sample i of n uses seed + i.
+
+Three llama.cpp contexts over the same weights (mmap'd once by the OS), created lazily:
+generation; scoring with logits for every position (`logits_all`); embeddings with
+LAST pooling. One lock serialises them (max_concurrency 1): a context is not thread-safe,
+and on a CPU the calls compete for the same cores anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from corpusforge.schemas.engine_io import (
+    Capabilities,
+    GenerateRequest,
+    GenerateResult,
+    LlamaCppEngineConfig,
+    RepresentRequest,
+    RepresentResult,
+    ScoreRequest,
+    ScoreResult,
+    Usage,
+)
+from corpusforge.schemas.fingerprint import canonical_json
+from corpusforge.tasks.engines.errors import EngineError, FatalEngineError, RowTooLongError
+from corpusforge.tasks.engines.models import (
+    TRANSCRIPT_STOP,
+    file_sha256,
+    get_profile,
+    render_transcript,
+)
+
+_SEED_MODULUS = 0xFFFFFFFF  # llama.cpp reads seed 0xFFFFFFFF as "random": never pass it
+_SCORE_BATCH = 128  # logits rows per decode when scoring: caps memory for 262k vocabularies
+
+
+class LlamaCppEngine:
+    def __init__(self, config: LlamaCppEngineConfig) -> None:
+        self.config = config
+        self.profile = get_profile(config.model)
+        self.path = self.profile.path()
+        self._model_id = f"llamacpp:{self.profile.name}@{file_sha256(self.path)[:16]}"
+        self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+        self._generator: Any = self._load()
+        self._scorer: Any = None
+        self._embedder: Any = None
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(generate=True, structured_output=True, seed=True, score=True,
+                            represent=True, max_concurrency=1)
+
+    # ------------------------------------------------------------ generate
+    def generate(self, request: GenerateRequest) -> GenerateResult:
+        started = time.perf_counter()
+        grammar = self._grammar(request.json_schema)
+        texts: list[str] = []
+        reasons: list[str] = []
+        usage = Usage()
+        with self._lock:
+            self._require_open()
+            for i in range(request.n):
+                seed = (request.seed + i) % _SEED_MODULUS
+                self._generator.reset()  # no KV reuse: same request -> same text, any order
+                out = _mapped(self._complete, request, seed, grammar)
+                choice = out["choices"][0]
+                texts.append(choice["message"]["content"] if self.profile.chat
+                             else choice["text"])
+                reasons.append(choice.get("finish_reason") or "stop")
+                usage = usage + Usage(prompt_tokens=out["usage"]["prompt_tokens"],
+                                      completion_tokens=out["usage"]["completion_tokens"])
+        return GenerateResult(texts=tuple(texts), usage=usage, model=self.model_id,
+                              finish_reasons=tuple(reasons),
+                              latency_s=time.perf_counter() - started)
+
+    def _complete(self, request: GenerateRequest, seed: int, grammar: Any) -> dict[str, Any]:
+        s = request.sampling
+        penalty = next(p for p in (s.repeat_penalty, self.config.repeat_penalty,
+                                   self.profile.repeat_penalty) if p is not None)
+        common: dict[str, Any] = dict(temperature=s.temperature, top_p=s.top_p,
+                                      max_tokens=s.max_tokens, seed=seed,
+                                      repeat_penalty=penalty, grammar=grammar)
+        if self.profile.chat:
+            return self._generator.create_chat_completion(
+                messages=[m.model_dump() for m in request.messages], stop=list(s.stop),
+                **common)
+        return self._generator.create_completion(
+            prompt=render_transcript(request.messages),
+            stop=list(s.stop) + list(TRANSCRIPT_STOP), **common)
+
+    def _grammar(self, schema: dict[str, Any] | None) -> Any:
+        """A GBNF grammar for the schema. No silent fallback to 'any JSON' (llama-cpp-python's
+        response_format does that): a schema it cannot compile is a configuration error."""
+        if schema is None:
+            return None
+        key = canonical_json(schema)
+        if key not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            try:
+                self._grammars[key] = LlamaGrammar.from_json_schema(json.dumps(schema),
+                                                                    verbose=False)
+            except Exception as err:
+                raise FatalEngineError(f"llama.cpp cannot compile the JSON schema: {err}"
+                                       ) from err
+        return self._grammars[key]
+
+    # ------------------------------------------------------------ score
+    def score(self, request: ScoreRequest) -> ScoreResult:
+        """log P(continuation | prompt), summed over the continuation's tokens.
+
+        prompt+continuation is tokenized as one text (as the model would see it); the
+        scored tokens are those after the longest common prefix with the prompt's own
+        tokens. When a token straddles the boundary (tokenizers may merge the prompt's last
+        characters with the continuation's first) it counts towards the continuation.
+        """
+        logprobs: list[float] = []
+        counts: list[int] = []
+        evaluated = 0
+        with self._lock:
+            self._require_open()
+            if self._scorer is None:
+                self._scorer = self._load(logits_all=True, n_batch=_SCORE_BATCH)
+            llm = self._scorer
+            prompt_ids = llm.tokenize(request.prompt.encode("utf-8"), add_bos=True,
+                                      special=True)
+            if not prompt_ids:
+                raise ValueError("score needs a non-empty prompt (this model adds no BOS)")
+            for continuation in request.continuations:
+                ids = llm.tokenize((request.prompt + continuation).encode("utf-8"),
+                                   add_bos=True, special=True)
+                if len(ids) > llm.n_ctx():
+                    raise RowTooLongError(f"{len(ids)} tokens exceed the context of "
+                                          f"{llm.n_ctx()}")
+                start = max(1, _common_prefix(prompt_ids, ids))
+                llm.reset()
+                _mapped(llm.eval, ids)
+                evaluated += len(ids)
+                logits = np.asarray(llm.scores[start - 1:len(ids) - 1], dtype=np.float64)
+                targets = np.asarray(ids[start:], dtype=np.int64)
+                logprobs.append(float(_log_softmax(logits)[np.arange(len(targets)),
+                                                           targets].sum()))
+                counts.append(len(targets))
+        return ScoreResult(logprobs=tuple(logprobs), token_counts=tuple(counts),
+                           usage=Usage(prompt_tokens=evaluated), model=self.model_id)
+
+    # ------------------------------------------------------------ represent
+    def represent(self, request: RepresentRequest) -> RepresentResult:
+        """The prompt's last token's final hidden state: llama.cpp's `t_embd`, i.e. the
+        output of the last transformer block after the model's final RMS norm (the input of
+        the LM head), selected by LAST pooling. Raw, not L2-normalised; length n_embd."""
+        with self._lock:
+            self._require_open()
+            if self._embedder is None:
+                from llama_cpp import LLAMA_POOLING_TYPE_LAST
+
+                self._embedder = self._load(embedding=True, pooling_type=LLAMA_POOLING_TYPE_LAST,
+                                            n_batch=self.config.n_ctx,
+                                            n_ubatch=self.config.n_ctx)
+            llm = self._embedder
+            n_tokens = len(llm.tokenize(request.prompt.encode("utf-8")))
+            if n_tokens > llm.n_batch:
+                raise RowTooLongError(f"{n_tokens} tokens exceed the context of {llm.n_batch}")
+            vector = _mapped(llm.embed, request.prompt, truncate=False)
+        return RepresentResult(vector=tuple(float(v) for v in vector),
+                               usage=Usage(prompt_tokens=n_tokens), model=self.model_id)
+
+    # ------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        with self._lock:
+            for llm in (self._generator, self._scorer, self._embedder):
+                if llm is not None:
+                    llm.close()
+            self._generator = self._scorer = self._embedder = None
+
+    def _require_open(self) -> None:
+        if self._generator is None:
+            raise FatalEngineError("engine is closed")
+
+    def _load(self, **kwargs: Any) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as err:
+            raise FatalEngineError("llama-cpp-python is not installed") from err
+        try:
+            return Llama(model_path=str(self.path), n_ctx=self.config.n_ctx,
+                         n_threads=self.config.n_threads,
+                         n_threads_batch=self.config.n_threads, seed=0, verbose=False,
+                         **kwargs)
+        except Exception as err:
+            raise FatalEngineError(f"llama.cpp could not load {self.path}: {err}") from err
+
+
+def _mapped(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call into llama.cpp, mapping its failures once to an error kind."""
+    try:
+        return fn(*args, **kwargs)
+    except EngineError:
+        raise
+    except ValueError as err:
+        if "exceed context window" in str(err) or "exceed batch size" in str(err):
+            raise RowTooLongError(str(err)) from err
+        raise EngineError(f"llama.cpp rejected the request: {err}") from err
+    except (RuntimeError, OSError, MemoryError) as err:
+        raise FatalEngineError(f"llama.cpp failed: {err}") from err
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

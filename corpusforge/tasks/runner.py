@@ -1,0 +1,192 @@
+"""The shard runner: the one place that catches exceptions.
+
+Each row goes through the steps in order. What can go wrong is sorted once, here:
+- a transient engine error that outlived the engine's own retries is raised, so the whole
+  shard goes back to Prefect's task retry (the response cache makes the retry cheap);
+- a fatal engine error (dead engine, auth, bad config) is raised and stops the run;
+- everything else is about the row: unparsable output is retried with a fresh seed up to
+  `max_parse_attempts` times, then the row is quarantined with the raw text; a rejected
+  row or any other exception quarantines the row with its reason. One bad row never
+  kills a run.
+Seeds are derived from (run seed, row id, step, attempt), never from the order in which
+rows happen to run, so a resumed or re-sharded run reproduces an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from corpusforge.schemas.engine_io import GenerateResult, Usage
+from corpusforge.schemas.quarantine import ErrorKind, QuarantineRecord
+from corpusforge.tasks.engines.errors import FatalEngineError, RowTooLongError, TransientEngineError
+from corpusforge.tasks.engines.protocol import Engine
+from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row, RowRejected, Step
+
+SNIPPET_CHARS = 300
+
+
+def derive_seed(run_seed: int, row_id: str, step: str, attempt: int) -> int:
+    """A 31-bit seed that depends on what is computed, not on scheduling."""
+    key = f"{run_seed}\x1f{row_id}\x1f{step}\x1f{attempt}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass
+class RowOutcome:
+    row: Row | None
+    quarantine: QuarantineRecord | None = None
+    usage: Usage = field(default_factory=Usage)
+    fresh_usage: Usage = field(default_factory=Usage)  # tokens the engine really produced
+    requests: int = 0
+    cache_hits: int = 0
+    parse_retries: int = 0
+    steps_applied: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class ShardOutcome:
+    rows: list[Row]
+    quarantined: list[QuarantineRecord]
+    stats: dict[str, Any]
+
+
+class _Quarantined(Exception):
+    def __init__(self, kind: ErrorKind, message: str, raw: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.raw = kind, raw
+
+
+class RowRunner:
+    """Runs every step on one row. Stateless apart from its settings; safe across threads."""
+
+    def __init__(self, steps: Sequence[Step], engine: Engine | None, *, run_seed: int,
+                 max_parse_attempts: int, derivation_key: str) -> None:
+        self.steps = list(steps)
+        self.engine = engine
+        self.run_seed = run_seed
+        self.max_parse_attempts = max_parse_attempts
+        self.derivation_key = derivation_key
+        if engine is None and any(isinstance(s, EngineStep) for s in self.steps):
+            raise FatalEngineError("these steps call an engine but none is configured")
+
+    def run(self, row: Row) -> RowOutcome:
+        outcome = RowOutcome(row=None)
+        current = dict(row)
+        step_name = "-"
+        try:
+            for step in self.steps:
+                step_name = step.name
+                if not step.applies(current):
+                    continue
+                if isinstance(step, MapStep):
+                    current = step.apply(current)
+                elif isinstance(step, EngineStep):
+                    current = self._run_engine_step(step, current, outcome)
+                else:  # pragma: no cover - a new Step kind must be taught to the runner
+                    raise TypeError(f"unknown step type {type(step).__name__}")
+                outcome.steps_applied[step.name] += 1
+        except (TransientEngineError, FatalEngineError):
+            raise
+        except _Quarantined as q:
+            outcome.quarantine = self._record(row, step_name, q.kind, str(q), q.raw)
+        except RowRejected as e:
+            outcome.quarantine = self._record(row, step_name, "rejected", str(e))
+        except RowTooLongError as e:
+            outcome.quarantine = self._record(row, step_name, "error",
+                                              f"prompt longer than the model's context: {e}")
+        except Exception as e:  # one bad row never kills a run
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            msg = f"{type(e).__name__}: {e} (at {where.filename}:{where.lineno})"
+            outcome.quarantine = self._record(row, step_name, "error", msg)
+        else:
+            outcome.row = current
+        return outcome
+
+    def _run_engine_step(self, step: EngineStep, row: Row, outcome: RowOutcome) -> Row:
+        assert self.engine is not None
+        last_error = ""
+        last_raw = ""
+        for attempt in range(self.max_parse_attempts):
+            seed = derive_seed(self.run_seed, str(row["row_id"]), step.name, attempt)
+            request = step.build_request(row, seed)
+            result: GenerateResult = self.engine.generate(request)
+            outcome.requests += 1
+            outcome.usage = outcome.usage + result.usage
+            if result.cached:
+                outcome.cache_hits += 1
+            else:
+                outcome.fresh_usage = outcome.fresh_usage + result.usage
+            try:
+                return step.parse(row, result)
+            except ParseError as e:
+                outcome.parse_retries += 1
+                last_error, last_raw = str(e), e.raw or "\n---\n".join(result.texts)
+        raise _Quarantined(
+            "parse",
+            f"unparsable output after {self.max_parse_attempts} attempts: {last_error}",
+            last_raw,
+        )
+
+    def _record(self, row: Row, step: str, kind: ErrorKind, message: str,
+                raw: str = "") -> QuarantineRecord:
+        snippet = {k: v for k, v in row.items() if k != "row_id"}
+        return QuarantineRecord(
+            row_id=str(row.get("row_id", "?")), step=step, error_kind=kind, message=message,
+            source=str(snippet)[:SNIPPET_CHARS], raw_output=raw,
+            derivation_key=self.derivation_key,
+        )
+
+
+def run_rows(rows: Sequence[Row], runner: RowRunner, *, concurrency: int = 1,
+             on_row_done: Callable[[RowOutcome], None] | None = None) -> ShardOutcome:
+    """Run a shard's rows (in parallel up to `concurrency`), keeping input order."""
+    started = time.perf_counter()
+
+    def one(row: Row) -> RowOutcome:
+        result = runner.run(row)
+        if on_row_done is not None:
+            on_row_done(result)
+        return result
+
+    if concurrency <= 1:
+        outcomes = [one(r) for r in rows]
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            outcomes = list(pool.map(one, rows))
+    return summarise(outcomes, read=len(rows), elapsed_s=time.perf_counter() - started)
+
+
+def summarise(outcomes: Sequence[RowOutcome], *, read: int, elapsed_s: float) -> ShardOutcome:
+    kept = [o.row for o in outcomes if o.row is not None]
+    quarantined = [o.quarantine for o in outcomes if o.quarantine is not None]
+    if len(kept) + len(quarantined) != read:  # row alignment is an invariant, not a hope
+        raise AssertionError(f"shard lost rows: read {read}, kept {len(kept)}, "
+                             f"quarantined {len(quarantined)}")
+    usage = sum((o.usage for o in outcomes), Usage())
+    fresh = sum((o.fresh_usage for o in outcomes), Usage())
+    steps: Counter[str] = Counter()
+    for o in outcomes:
+        steps.update(o.steps_applied)
+    stats = {
+        "read": read,
+        "kept": len(kept),
+        "quarantined": len(quarantined),
+        "quarantined_by_kind": dict(Counter(q.error_kind for q in quarantined)),
+        "requests": sum(o.requests for o in outcomes),
+        "cache_hits": sum(o.cache_hits for o in outcomes),
+        "parse_retries": sum(o.parse_retries for o in outcomes),
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "fresh_prompt_tokens": fresh.prompt_tokens,
+        "fresh_completion_tokens": fresh.completion_tokens,
+        "steps_applied": dict(steps),
+        "elapsed_s": round(elapsed_s, 3),
+    }
+    return ShardOutcome(rows=kept, quarantined=quarantined, stats=stats)

@@ -1,0 +1,284 @@
+"""Strict parsers for the model outputs of the TRACE steps, with the JSON schemas the
+engine enforces while decoding.
+
+The schema makes a compliant engine produce the right shape; the parser still checks
+everything, because not every backend enforces every keyword (patterns, array bounds),
+and a judge verdict that is not exactly what we asked for must fail, never pass. Every
+failure is a ParseError with a message saying what was off, which the runner retries
+with a fresh seed and finally quarantines with the raw text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from corpusforge.schemas.trace import (
+    DIMENSION_BY_NAME,
+    MAX_CONSTRAINTS,
+    TAXONOMY,
+    Dimension,
+    EditOperation,
+)
+from corpusforge.tasks.steps import ParseError
+
+# The spec's regex, applied to the judge's `overall` field.
+OVERALL_RE = re.compile(r"Constraints Overall Score:\s*\[\[([0-9.]+)\]\]")
+QC_PROBLEMS = ("redundant", "contradictory", "incomplete", "unsatisfiable")
+ALL_NAMES = tuple(d.name for d in TAXONOMY)
+_LEADING_NUMBER = re.compile(r"^\s*\d{1,2}\s*[.、)）]\s*")
+
+
+# ---------------------------------------------------------------- shared helpers
+def load_object(text: str, keys: Sequence[str]) -> dict[str, Any]:
+    """A JSON object with exactly `keys`."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ParseError(f"not JSON: {e.msg} at char {e.pos}", raw=text) from None
+    if not isinstance(value, dict):
+        raise ParseError(f"expected a JSON object, got {type(value).__name__}", raw=text)
+    if set(value) != set(keys):
+        raise ParseError(f"expected keys {sorted(keys)}, got {sorted(value)}", raw=text)
+    return value
+
+
+def clean_constraint(value: Any, where: str, raw: str) -> str:
+    """One constraint's text: a non-empty single line, without the model's own numbering
+    (the Structure step numbers constraints)."""
+    if not isinstance(value, str):
+        raise ParseError(f"{where}: constraint is not a string", raw=raw)
+    text = _LEADING_NUMBER.sub("", value.strip(), count=1).strip()
+    if not text:
+        raise ParseError(f"{where}: empty constraint", raw=raw)
+    if "\n" in text or "\r" in text:
+        raise ParseError(f"{where}: constraint spans several lines", raw=raw)
+    return text
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _constraint_items_schema(names: Sequence[str], n: int | None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"dimension": {"enum": list(names)}, "constraint": {"type": "string"}},
+            "required": ["dimension", "constraint"],
+            "additionalProperties": False,
+        },
+        "minItems": n or 1,
+        "maxItems": n or MAX_CONSTRAINTS,
+    }
+    return schema
+
+
+def parse_constraint_items(items: Any, *, names: Sequence[str], n: int | None,
+                           raw: str) -> list[tuple[Dimension, str]]:
+    """[{dimension, constraint}] -> [(Dimension, text)]; exactly n items when n is given."""
+    if not isinstance(items, list):
+        raise ParseError("constraints is not a list", raw=raw)
+    if n is not None and len(items) != n:
+        raise ParseError(f"expected {n} constraints, got {len(items)}", raw=raw)
+    if not 1 <= len(items) <= MAX_CONSTRAINTS:
+        raise ParseError(f"expected 1 to {MAX_CONSTRAINTS} constraints, got {len(items)}",
+                         raw=raw)
+    out = []
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or set(item) != {"dimension", "constraint"}:
+            raise ParseError(f"constraint {i}: expected keys dimension, constraint", raw=raw)
+        if item["dimension"] not in names:
+            raise ParseError(f"constraint {i}: dimension {item['dimension']!r} not one of "
+                             f"{list(names)}", raw=raw)
+        out.append((DIMENSION_BY_NAME[item["dimension"]],
+                    clean_constraint(item["constraint"], f"constraint {i}", raw)))
+    return out
+
+
+# ---------------------------------------------------------------- expand
+def expand_schema(names: Sequence[str], n: int) -> dict[str, Any]:
+    return {"type": "object", "properties": {"constraints": _constraint_items_schema(names, n)},
+            "required": ["constraints"], "additionalProperties": False}
+
+
+def parse_expand(text: str, names: Sequence[str], n: int) -> list[tuple[Dimension, str]]:
+    value = load_object(text, ["constraints"])
+    return parse_constraint_items(value["constraints"], names=names, n=n, raw=text)
+
+
+# ---------------------------------------------------------------- quality control
+@dataclass(frozen=True)
+class QcVerdict:
+    verdict: str
+    problems: tuple[str, ...]
+    reason: str
+    constraints: tuple[tuple[Dimension, str], ...]  # the repair; empty unless verdict=repair
+
+
+def qc_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "verdict": {"enum": ["keep", "repair", "reject"]},
+            "problems": {"type": "array", "items": {"enum": list(QC_PROBLEMS)}},
+            "reason": {"type": "string"},
+            "constraints": {**_constraint_items_schema(ALL_NAMES, None), "minItems": 0},
+        },
+        "required": ["verdict", "problems", "reason", "constraints"],
+        "additionalProperties": False,
+    }
+
+
+def parse_qc(text: str) -> QcVerdict:
+    """keep: no problems, constraints ignored. repair and reject: at least one problem and
+    a reason; a repair gives the full corrected list."""
+    value = load_object(text, ["verdict", "problems", "reason", "constraints"])
+    verdict, problems, reason = value["verdict"], value["problems"], value["reason"]
+    if verdict not in ("keep", "repair", "reject"):
+        raise ParseError(f"verdict {verdict!r} is not keep, repair or reject", raw=text)
+    if not isinstance(problems, list) or any(p not in QC_PROBLEMS for p in problems):
+        raise ParseError(f"problems must be a list of {list(QC_PROBLEMS)}", raw=text)
+    if not isinstance(reason, str):
+        raise ParseError("reason is not a string", raw=text)
+    reason = reason.strip()
+    if verdict == "keep":
+        if problems:
+            raise ParseError(f"verdict keep but problems {problems}", raw=text)
+        return QcVerdict("keep", (), reason, ())
+    if not problems or not reason:
+        raise ParseError(f"verdict {verdict} needs at least one problem and a reason", raw=text)
+    repaired: tuple[tuple[Dimension, str], ...] = ()
+    if verdict == "repair":
+        repaired = tuple(parse_constraint_items(value["constraints"], names=ALL_NAMES, n=None,
+                                                raw=text))
+    return QcVerdict(verdict, tuple(dict.fromkeys(problems)), reason, repaired)
+
+
+# ---------------------------------------------------------------- judge
+@dataclass(frozen=True)
+class JudgeVerdict:
+    scores: tuple[int, ...]
+    overall: float
+
+
+def judge_schema(n: int) -> dict[str, Any]:
+    score = {
+        "type": "object",
+        "properties": {"constraint": {"type": "integer", "minimum": 1, "maximum": n},
+                       "reason": {"type": "string"},
+                       "score": {"type": "integer", "minimum": 0, "maximum": 10}},
+        "required": ["constraint", "reason", "score"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "scores": {"type": "array", "items": score, "minItems": n, "maxItems": n},
+            "overall": {"type": "string",
+                        "pattern": r"^Constraints Overall Score: \[\[[0-9]+(\.[0-9]+)?\]\]$"},
+        },
+        "required": ["scores", "overall"],
+        "additionalProperties": False,
+    }
+
+
+def parse_judge(text: str, n: int) -> JudgeVerdict:
+    """Exactly n integer scores 0-10 for constraints 1..n in order, and an `overall` field
+    the spec regex reads as a number from 0 to 10. Anything else fails."""
+    value = load_object(text, ["scores", "overall"])
+    scores, overall = value["scores"], value["overall"]
+    if not isinstance(scores, list) or len(scores) != n:
+        got = len(scores) if isinstance(scores, list) else type(scores).__name__
+        raise ParseError(f"expected {n} scores, got {got}", raw=text)
+    out = []
+    for i, item in enumerate(scores, start=1):
+        if not isinstance(item, dict) or set(item) != {"constraint", "reason", "score"}:
+            raise ParseError(f"score {i}: expected keys constraint, reason, score", raw=text)
+        if item["constraint"] != i or not _is_int(item["constraint"]):
+            raise ParseError(f"score {i}: scores constraint {item['constraint']!r}, expected "
+                             f"{i} (scores must be in order)", raw=text)
+        if not _is_int(item["score"]) or not 0 <= item["score"] <= 10:
+            raise ParseError(f"score {i}: {item['score']!r} is not an integer 0-10", raw=text)
+        out.append(item["score"])
+    match = OVERALL_RE.search(overall) if isinstance(overall, str) else None
+    if match is None:
+        raise ParseError(f"no 'Constraints Overall Score: [[d]]' in overall {overall!r}",
+                         raw=text)
+    try:
+        total = float(match.group(1))
+    except ValueError:
+        raise ParseError(f"overall score {match.group(1)!r} is not a number", raw=text) from None
+    if not 0 <= total <= 10:
+        raise ParseError(f"overall score {total} is outside 0-10", raw=text)
+    return JudgeVerdict(tuple(out), total)
+
+
+# ---------------------------------------------------------------- IOPO edits
+def edit_schema(operations: Sequence[str], max_operations: int) -> dict[str, Any]:
+    op = {
+        "type": "object",
+        "properties": {"op": {"enum": list(operations)},
+                       "index": {"type": ["integer", "null"]},
+                       "dimension": {"enum": [*ALL_NAMES, None]},
+                       "constraint": {"type": ["string", "null"]}},
+        "required": ["op", "index", "dimension", "constraint"],
+        "additionalProperties": False,
+    }
+    return {"type": "object",
+            "properties": {"operations": {"type": "array", "items": op, "minItems": 1,
+                                          "maxItems": max_operations}},
+            "required": ["operations"], "additionalProperties": False}
+
+
+def parse_edits(text: str, *, n: int, operations: Sequence[str],
+                max_operations: int) -> list[EditOperation]:
+    """Edits against x1's n constraints (1-based indices), each index touched once, at
+    least one add or revise (deletions alone leave y1 compliant)."""
+    value = load_object(text, ["operations"])
+    ops = value["operations"]
+    if not isinstance(ops, list) or not 1 <= len(ops) <= max_operations:
+        raise ParseError(f"expected 1 to {max_operations} operations", raw=text)
+    out: list[EditOperation] = []
+    touched: set[int] = set()
+    for i, item in enumerate(ops, start=1):
+        out.append(_parse_edit(item, i, n, operations, touched, text))
+    if not any(e.op in ("add", "revise") for e in out):
+        raise ParseError("only deletions: the response would still satisfy x2", raw=text)
+    deleted = sum(e.op == "delete" for e in out)
+    added = sum(e.op == "add" for e in out)
+    if not 1 <= n - deleted + added <= MAX_CONSTRAINTS:
+        raise ParseError(f"x2 would have {n - deleted + added} constraints", raw=text)
+    return out
+
+
+def _parse_edit(item: Any, i: int, n: int, operations: Sequence[str], touched: set[int],
+                raw: str) -> EditOperation:
+    where = f"operation {i}"
+    if not isinstance(item, dict) or set(item) != {"op", "index", "dimension", "constraint"}:
+        raise ParseError(f"{where}: expected keys op, index, dimension, constraint", raw=raw)
+    op, index, dim, text = item["op"], item["index"], item["dimension"], item["constraint"]
+    if op not in operations:
+        raise ParseError(f"{where}: op {op!r} not one of {list(operations)}", raw=raw)
+    if dim is not None and dim not in DIMENSION_BY_NAME:
+        raise ParseError(f"{where}: dimension {dim!r} outside the taxonomy", raw=raw)
+    if op == "add":
+        if index is not None or dim is None:
+            raise ParseError(f"{where}: add takes index null and a dimension", raw=raw)
+    else:
+        if not _is_int(index) or not 1 <= index <= n:
+            raise ParseError(f"{where}: index {index!r} is not a constraint 1-{n}", raw=raw)
+        if index in touched:
+            raise ParseError(f"{where}: constraint {index} edited twice", raw=raw)
+        touched.add(index)
+    if op == "delete":
+        if dim is not None or text is not None:
+            raise ParseError(f"{where}: delete takes dimension and constraint null", raw=raw)
+        return EditOperation(op="delete", index=index)
+    label = DIMENSION_BY_NAME[dim].label if dim is not None else None
+    return EditOperation(op=op, index=index, dimension=label,
+                         constraint=clean_constraint(text, where, raw))

@@ -1,0 +1,165 @@
+"""The embedded llama.cpp engine on the real packaged models (small, few tokens)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from corpusforge.schemas.engine_io import (
+    ChatMessage,
+    GenerateRequest,
+    LlamaCppEngineConfig,
+    RepresentRequest,
+    SamplingParams,
+    ScoreRequest,
+)
+from corpusforge.tasks.engines.errors import RowTooLongError
+from corpusforge.tasks.engines.llamacpp import LlamaCppEngine
+from corpusforge.tasks.engines.protocol import Engine
+
+pytestmark = pytest.mark.integration
+
+SMOLLM2 = LlamaCppEngineConfig(model="smollm2", n_ctx=1024, n_threads=2)
+SMOLLM2_N_EMBD = 576  # SmolLM2-135M hidden size
+
+
+@pytest.fixture(scope="module")
+def smollm2() -> Iterator[LlamaCppEngine]:
+    engine = LlamaCppEngine(SMOLLM2)
+    yield engine
+    engine.close()
+
+
+def _ask(text: str, *, seed: int = 0, temperature: float = 0.9, max_tokens: int = 24,
+         **kw: object) -> GenerateRequest:
+    return GenerateRequest(messages=(ChatMessage(role="user", content=text),), seed=seed,
+                           sampling=SamplingParams(temperature=temperature,
+                                                   max_tokens=max_tokens), **kw)
+
+
+def test_model_id_names_the_profile_and_the_weights(smollm2: LlamaCppEngine) -> None:
+    assert isinstance(smollm2, Engine)
+    assert re.fullmatch(r"llamacpp:smollm2@[0-9a-f]{16}", smollm2.model_id)
+    caps = smollm2.capabilities()
+    assert caps.score and caps.represent and caps.max_concurrency == 1
+
+
+def test_same_request_and_seed_give_the_same_text_whatever_ran_before(
+        smollm2: LlamaCppEngine) -> None:
+    request = _ask("Write one sentence about the sea.", seed=7)
+    first = smollm2.generate(request)
+    # Same prompt prefix, other seed: llama-cpp-python would reuse this KV cache.
+    smollm2.generate(_ask("Write one sentence about the sea and the sky.", seed=3))
+    again = smollm2.generate(request)
+    assert again.texts == first.texts and first.texts[0].strip()
+    assert smollm2.generate(_ask("Write one sentence about the sea.", seed=8)).texts \
+        != first.texts
+    fresh = LlamaCppEngine(SMOLLM2)  # a resumed run in another process loads anew
+    try:
+        assert fresh.generate(request).texts == first.texts
+    finally:
+        fresh.close()
+
+
+def test_usage_latency_and_finish_reason(smollm2: LlamaCppEngine) -> None:
+    result = smollm2.generate(_ask("Count from one to fifty in words.", max_tokens=8))
+    assert result.usage.prompt_tokens > 5 and result.usage.completion_tokens == 8
+    assert result.finish_reasons == ("length",) and result.latency_s > 0
+    assert result.model == smollm2.model_id
+
+
+def test_n_samples_use_seed_plus_i(smollm2: LlamaCppEngine) -> None:
+    request = _ask("Name a fruit.", seed=100, temperature=1.2, max_tokens=6, n=3)
+    result = smollm2.generate(request)
+    assert len(result.texts) == 3 and len(result.finish_reasons) == 3
+    assert len(set(result.texts)) >= 2
+    for i, text in enumerate(result.texts):
+        single = smollm2.generate(request.model_copy(update={"n": 1, "seed": 100 + i}))
+        assert single.texts == (text,)
+
+
+def test_json_schema_is_enforced_by_the_grammar(smollm2: LlamaCppEngine) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 20},
+                       "population": {"type": "integer"},
+                       "tags": {"type": "array", "items": {"type": "string", "maxLength": 10},
+                                "maxItems": 2}},
+        "required": ["city", "population", "tags"],
+        "additionalProperties": False,
+    }
+    result = smollm2.generate(_ask("Describe a famous city.", seed=1, temperature=0.7,
+                                   max_tokens=120, json_schema=schema, n=2))
+    for text, reason in zip(result.texts, result.finish_reasons, strict=True):
+        assert reason == "stop", text
+        value = json.loads(text)
+        assert set(value) == {"city", "population", "tags"}
+        assert isinstance(value["population"], int) and len(value["tags"]) <= 2
+
+
+def test_score_ranks_the_plausible_continuation_higher(smollm2: LlamaCppEngine) -> None:
+    result = smollm2.score(ScoreRequest(prompt="The capital of France is",
+                                        continuations=(" Paris", " banana", " Paris")))
+    paris, banana, paris_again = result.logprobs
+    assert paris > banana + 2.0
+    assert paris == paris_again and paris < 0
+    assert all(c >= 1 for c in result.token_counts) and result.usage.prompt_tokens > 0
+
+
+def test_score_of_a_two_part_continuation_follows_the_chain_rule(
+        smollm2: LlamaCppEngine) -> None:
+    # log P(" Paris, France" | p) = log P(" Paris" | p) + log P(", France" | p + " Paris")
+    prompt = "The capital of France is"
+    whole = smollm2.score(ScoreRequest(prompt=prompt, continuations=(" Paris, France",)))
+    head = smollm2.score(ScoreRequest(prompt=prompt, continuations=(" Paris",)))
+    tail = smollm2.score(ScoreRequest(prompt=prompt + " Paris", continuations=(", France",)))
+    assert whole.token_counts[0] == head.token_counts[0] + tail.token_counts[0]
+    assert whole.logprobs[0] == pytest.approx(head.logprobs[0] + tail.logprobs[0], abs=1e-3)
+
+
+def test_represent_is_a_deterministic_hidden_state(smollm2: LlamaCppEngine) -> None:
+    first = smollm2.represent(RepresentRequest(prompt="A quiet harbour at dawn."))
+    smollm2.generate(_ask("Say hello.", max_tokens=4))
+    again = smollm2.represent(RepresentRequest(prompt="A quiet harbour at dawn."))
+    other = smollm2.represent(RepresentRequest(prompt="Stock prices fell sharply."))
+    assert len(first.vector) == SMOLLM2_N_EMBD
+    assert first.vector == again.vector
+    assert other.vector != first.vector
+    assert any(abs(v) > 1e-3 for v in first.vector) and first.usage.prompt_tokens > 3
+
+
+def test_a_prompt_longer_than_the_context_is_row_too_long(smollm2: LlamaCppEngine) -> None:
+    long_text = "word " * 2000
+    with pytest.raises(RowTooLongError):
+        smollm2.generate(_ask(long_text, max_tokens=4))
+    with pytest.raises(RowTooLongError):
+        smollm2.score(ScoreRequest(prompt=long_text, continuations=(" end",)))
+    with pytest.raises(RowTooLongError):
+        smollm2.represent(RepresentRequest(prompt=long_text))
+    assert smollm2.generate(_ask("Say hi.", max_tokens=3)).texts  # still usable
+
+
+def test_gemma_base_model_writes_chinese_from_a_few_shot_prompt() -> None:
+    engine = LlamaCppEngine(LlamaCppEngineConfig(model="gemma3-270m", n_ctx=512, n_threads=2))
+    try:
+        assert re.fullmatch(r"llamacpp:gemma3-270m@[0-9a-f]{16}", engine.model_id)
+        request = GenerateRequest(
+            messages=(
+                ChatMessage(role="system", content="把英文句子翻译成中文。"),
+                ChatMessage(role="user", content="I like tea."),
+                ChatMessage(role="assistant", content="我喜欢喝茶。"),
+                ChatMessage(role="user", content="The weather is nice today."),
+                ChatMessage(role="assistant", content="今天天气很好。"),
+                ChatMessage(role="user", content="My brother reads books every evening."),
+            ),
+            sampling=SamplingParams(temperature=0.3, max_tokens=40), seed=0)
+        result = engine.generate(request)
+        text = result.texts[0]
+        assert re.search(r"[\u4e00-\u9fff]", text), text
+        assert "###" not in text  # stopped at the next turn marker
+        assert engine.generate(request).texts == result.texts
+    finally:
+        engine.close()

@@ -1,0 +1,218 @@
+"""OpenAIEngine against a tiny real HTTP server on 127.0.0.1 (scripted replies)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from corpusforge.schemas.engine_io import (
+    ChatMessage,
+    GenerateRequest,
+    OpenAIEngineConfig,
+    RepresentRequest,
+    SamplingParams,
+    ScoreRequest,
+)
+from corpusforge.tasks.engines.errors import (
+    EngineError,
+    FatalEngineError,
+    RowTooLongError,
+    TransientEngineError,
+    UnsupportedOperation,
+)
+from corpusforge.tasks.engines.openai_http import OpenAIEngine
+from corpusforge.tasks.engines.protocol import Engine
+from corpusforge.tasks.engines.retry import RetryPolicy
+
+from .support import ScriptedServer, chat_reply
+
+FAST = RetryPolicy(max_retries=3, base_delay_s=0.01, max_delay_s=0.05)
+REQ = GenerateRequest(messages=(ChatMessage(role="user", content="hi"),), seed=42,
+                      sampling=SamplingParams(temperature=0.5, max_tokens=9, stop=("\n",)))
+
+
+def _engine(server: ScriptedServer, **kw: Any) -> OpenAIEngine:
+    config = OpenAIEngineConfig(model="m", base_url=server.url, **kw)
+    return OpenAIEngine(config, retry_policy=FAST)
+
+
+def test_generate_sends_an_openai_request_and_reads_texts_and_usage(
+        http_server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CF_TEST_KEY", "sekret")
+    http_server.script(chat_reply("a", "b", prompt_tokens=10, completion_tokens=4))
+    engine = _engine(http_server, api_key_env="CF_TEST_KEY")
+    assert isinstance(engine, Engine)
+    result = engine.generate(REQ.model_copy(update={"n": 2}))
+    assert result.texts == ("a", "b") and result.finish_reasons == ("stop", "stop")
+    assert result.usage.prompt_tokens == 10 and result.usage.completion_tokens == 4
+    assert result.model == "openai:m" and result.latency_s > 0
+    path, body, headers = http_server.requests[0]
+    assert path == "/v1/chat/completions"
+    assert body["messages"] == [{"role": "user", "content": "hi"}]
+    assert (body["n"], body["seed"], body["temperature"], body["max_tokens"]) == (2, 42, 0.5, 9)
+    assert body["stop"] == ["\n"] and "response_format" not in body
+    assert headers["Authorization"] == "Bearer sekret"
+
+
+def test_no_authorization_header_without_a_key(http_server: ScriptedServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CF_ABSENT_KEY", raising=False)
+    http_server.script(chat_reply("a"))
+    _engine(http_server, api_key_env="CF_ABSENT_KEY").generate(REQ)
+    assert "Authorization" not in http_server.requests[0][2]
+
+
+def test_servers_that_ignore_n_get_one_request_per_missing_sample(
+        http_server: ScriptedServer) -> None:
+    http_server.script(chat_reply("only one"))
+    result = _engine(http_server).generate(REQ.model_copy(update={"n": 3}))
+    assert len(result.texts) == 3
+    seeds = [body["seed"] for _, body, _ in http_server.requests]
+    assert seeds == [42, 43, 44]
+    assert result.usage.prompt_tokens == 21
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    ("json_schema", {"type": "json_schema",
+                     "json_schema": {"name": "output", "schema": {"type": "object"},
+                                     "strict": True}}),
+    ("json_object", {"type": "json_object", "schema": {"type": "object"}}),
+])
+def test_structured_output_dialects(http_server: ScriptedServer, dialect: str,
+                                    expected: dict) -> None:
+    http_server.script(chat_reply("{}"))
+    engine = _engine(http_server, structured_output=dialect)
+    engine.generate(REQ.model_copy(update={"json_schema": {"type": "object"}}))
+    assert http_server.requests[0][1]["response_format"] == expected
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_transient_statuses_are_retried(http_server: ScriptedServer, status: int) -> None:
+    http_server.script((status, {"error": "busy"}, {}), (status, {"error": "busy"}, {}),
+                       chat_reply("finally"))
+    assert _engine(http_server).generate(REQ).texts == ("finally",)
+    assert len(http_server.requests) == 3
+
+
+def test_retries_run_out_with_a_transient_error(http_server: ScriptedServer) -> None:
+    http_server.script((503, {"error": "down"}, {}))
+    with pytest.raises(TransientEngineError, match="503"):
+        _engine(http_server).generate(REQ)
+    assert len(http_server.requests) == FAST.max_retries + 1
+
+
+def test_retry_after_header_is_honoured(http_server: ScriptedServer) -> None:
+    http_server.script((429, {}, {"Retry-After": "0.3"}), chat_reply("ok"))
+    config = OpenAIEngineConfig(model="m", base_url=http_server.url)
+    engine = OpenAIEngine(config, retry_policy=RetryPolicy(base_delay_s=0.001, max_delay_s=1))
+    started = time.perf_counter()
+    engine.generate(REQ)
+    assert time.perf_counter() - started >= 0.3
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_auth_and_not_found_are_fatal_and_not_retried(http_server: ScriptedServer,
+                                                      status: int) -> None:
+    http_server.script((status, {"error": {"message": "nope"}}, {}))
+    with pytest.raises(FatalEngineError):
+        _engine(http_server).generate(REQ)
+    assert len(http_server.requests) == 1
+
+
+def test_context_length_400_is_row_too_long(http_server: ScriptedServer) -> None:
+    message = ("This model's maximum context length is 2048 tokens. However, you requested "
+               "5000 tokens")
+    http_server.script((400, {"error": {"message": message,
+                                        "code": "context_length_exceeded"}}, {}))
+    with pytest.raises(RowTooLongError):
+        _engine(http_server).generate(REQ)
+    assert len(http_server.requests) == 1
+
+
+def test_other_400_is_a_row_error_neither_fatal_nor_retried(http_server: ScriptedServer) -> None:
+    http_server.script((400, {"error": {"message": "bad stop sequence"}}, {}))
+    with pytest.raises(EngineError) as info:
+        _engine(http_server).generate(REQ)
+    assert not isinstance(info.value, FatalEngineError | TransientEngineError | RowTooLongError)
+    assert len(http_server.requests) == 1
+
+
+def test_timeouts_are_transient_and_retried(http_server: ScriptedServer) -> None:
+    http_server.script(chat_reply("slow", delay_s=1.0), chat_reply("fast"))
+    engine = _engine(http_server, timeout_s=0.2)
+    assert engine.generate(REQ).texts == ("fast",)
+    assert len(http_server.requests) == 2
+
+
+def test_connection_refused_is_transient() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    engine = OpenAIEngine(OpenAIEngineConfig(model="m", base_url=f"http://127.0.0.1:{port}/v1"),
+                          retry_policy=RetryPolicy(max_retries=1, base_delay_s=0.01))
+    with pytest.raises(TransientEngineError, match="connection"):
+        engine.generate(REQ)
+
+
+def test_concurrency_is_limited(http_server: ScriptedServer) -> None:
+    http_server.script(chat_reply("x", delay_s=0.15))
+    engine = _engine(http_server, concurrency=2)
+    threads = [threading.Thread(target=engine.generate, args=(REQ,)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(http_server.requests) == 6
+    assert http_server.max_in_flight == 2
+
+
+def _echo_reply(tokens: list[str], logprobs: list[float | None]) -> dict:
+    offsets, pos = [], 0
+    for token in tokens:
+        offsets.append(pos)
+        pos += len(token)
+    return {"choices": [{"text": "".join(tokens), "index": 0, "finish_reason": "length",
+                         "logprobs": {"tokens": tokens, "text_offset": offsets,
+                                      "token_logprobs": logprobs, "top_logprobs": None}}],
+            "usage": {"prompt_tokens": len(tokens) - 1, "completion_tokens": 1}}
+
+
+def test_score_sums_the_continuation_tokens_by_offset(http_server: ScriptedServer) -> None:
+    # prompt "The capital is", continuation " Par is" (two tokens), then one generated token
+    http_server.script(
+        (200, _echo_reply(["The", " capital", " is", " Par", "is", "."],
+                          [None, -1.0, -2.0, -0.5, -0.25, -9.0]), {}),
+        (200, _echo_reply(["The", " capital", " is", " banana", "!"],
+                          [None, -1.0, -2.0, -7.0, -3.0]), {}),
+    )
+    result = _engine(http_server).score(ScoreRequest(prompt="The capital is",
+                                                     continuations=(" Paris", " banana")))
+    assert result.logprobs == (-0.75, -7.0)
+    assert result.token_counts == (2, 1)
+    _, body, _ = http_server.requests[0]
+    assert body["echo"] is True and body["logprobs"] == 1 and body["max_tokens"] == 1
+    assert body["prompt"] == "The capital is Paris"
+    assert http_server.requests[0][0] == "/v1/completions"
+
+
+def test_score_unsupported_server_raises_and_capabilities_say_so(
+        http_server: ScriptedServer) -> None:
+    http_server.script((200, {"choices": [{"text": "x", "index": 0, "logprobs": None}]}, {}))
+    engine = _engine(http_server)
+    assert engine.capabilities().score is False
+    with pytest.raises(UnsupportedOperation):
+        engine.score(ScoreRequest(prompt="a", continuations=(" b",)))
+    with pytest.raises(UnsupportedOperation):
+        engine.represent(RepresentRequest(prompt="a"))
+    assert engine.capabilities().represent is False
+
+
+def test_capabilities_report_score_when_the_probe_works(http_server: ScriptedServer) -> None:
+    http_server.script((200, _echo_reply(["The", " sky", " is", " blue", "."],
+                                         [None, -1.0, -1.0, -0.1, -1.0]), {}))
+    caps = _engine(http_server, concurrency=3).capabilities()
+    assert caps.score is True and caps.max_concurrency == 3

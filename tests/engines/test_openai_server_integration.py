@@ -1,0 +1,153 @@
+"""OpenAIEngine against a real llama-cpp-python server started on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from corpusforge.schemas.engine_io import (
+    ChatMessage,
+    GenerateRequest,
+    LlamaCppEngineConfig,
+    OpenAIEngineConfig,
+    SamplingParams,
+    ScoreRequest,
+)
+from corpusforge.tasks.engines.llamacpp import LlamaCppEngine
+from corpusforge.tasks.engines.models import get_profile
+from corpusforge.tasks.engines.openai_http import OpenAIEngine
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    gguf = get_profile("smollm2").path()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host",
+           "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
+           "--model_alias", "smollm2"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_ready(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready in 120 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def engine(server_url: str) -> Iterator[OpenAIEngine]:
+    config = OpenAIEngineConfig(model="smollm2", base_url=server_url, concurrency=4,
+                                timeout_s=120, structured_output="json_object")
+    client = OpenAIEngine(config)
+    yield client
+    client.close()
+
+
+def _ask(text: str, *, seed: int = 0, max_tokens: int = 16, **kw: object) -> GenerateRequest:
+    return GenerateRequest(messages=(ChatMessage(role="user", content=text),), seed=seed,
+                           sampling=SamplingParams(temperature=0.9, max_tokens=max_tokens), **kw)
+
+
+def test_generate_returns_text_and_usage(engine: OpenAIEngine) -> None:
+    result = engine.generate(_ask("Say hello to the world."))
+    assert result.texts[0].strip()
+    assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
+    assert result.model == "openai:smollm2"
+
+
+def test_seed_makes_generation_reproducible(engine: OpenAIEngine) -> None:
+    request = _ask("Write one sentence about mountains.", seed=11)
+    first = engine.generate(request)
+    engine.generate(_ask("Write one sentence about mountains and rivers.", seed=2))
+    assert engine.generate(request).texts == first.texts
+    assert engine.generate(_ask("Write one sentence about mountains.", seed=12)).texts \
+        != first.texts
+
+
+def test_n_samples_on_a_server_that_returns_one_choice(engine: OpenAIEngine) -> None:
+    result = engine.generate(_ask("Name an animal.", seed=5, max_tokens=6, n=2))
+    assert len(result.texts) == 2
+    assert result.texts[1] == engine.generate(_ask("Name an animal.", seed=6,
+                                                   max_tokens=6)).texts[0]
+
+
+def test_json_schema_is_enforced_by_the_server(engine: OpenAIEngine) -> None:
+    schema = {"type": "object",
+              "properties": {"name": {"type": "string", "maxLength": 20},
+                             "age": {"type": "integer"}},
+              "required": ["name", "age"], "additionalProperties": False}
+    result = engine.generate(_ask("Invent a person.", seed=3, max_tokens=60,
+                                  json_schema=schema))
+    value = json.loads(result.texts[0])
+    assert set(value) == {"name", "age"} and isinstance(value["age"], int)
+
+
+def test_concurrent_calls_all_succeed(engine: OpenAIEngine) -> None:
+    results: dict[int, tuple[str, ...]] = {}
+
+    def call(i: int) -> None:
+        results[i] = engine.generate(_ask(f"Give me a word starting with {'ABCD'[i]}.",
+                                          seed=i, max_tokens=5)).texts
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0, 1, 2, 3] and all(r[0] for r in results.values())
+
+
+def test_score_through_echo_logprobs_matches_the_embedded_engine(engine: OpenAIEngine) -> None:
+    assert engine.capabilities().score
+    request = ScoreRequest(prompt="The capital of France is",
+                           continuations=(" Paris", " banana"))
+    remote = engine.score(request)
+    assert remote.logprobs[0] > remote.logprobs[1]
+    local_engine = LlamaCppEngine(LlamaCppEngineConfig(model="smollm2", n_ctx=2048,
+                                                       n_threads=2))
+    try:
+        local = local_engine.score(request)
+    finally:
+        local_engine.close()
+    assert remote.token_counts == local.token_counts
+    assert remote.logprobs == pytest.approx(local.logprobs, abs=0.05)
