@@ -68,6 +68,7 @@ def test_summary_is_json_and_counts_per_expectation() -> None:
     summary = _run((BETWEEN, NOT_NULL, LENGTH, ROWS)).summary
     again = json.loads(json.dumps(summary, allow_nan=False))
     assert again["success"] is True and again["quarantined_by_validation"] == 2
+    assert again["quarantine_records"] == 2
     table = again["tables"]["conv"]
     assert (table["rows"], table["rows_kept"], table["rows_quarantined"]) == (4, 2, 2)
     results = {e["type"]: e for e in table["expectations"]}

@@ -79,7 +79,9 @@ def render_card(
 
 def _tables(manifest: Manifest, schemas: dict[str, pa.Schema]) -> str:
     lines = ["## Tables\n", "Each table is a config: "
-             "`datasets.load_dataset(\"<this dir>\", \"<table>\")`.\n"]
+             "`datasets.load_dataset(\"<this version dir>\", \"<table>\")`. Load a version "
+             "directory rather than the `latest` link: `datasets` caches by path and would "
+             "keep serving an older version after `latest` moves.\n"]
     for name, schema in schemas.items():
         rows = manifest.counts.tables.get(name, 0)
         lines.append(f"### `{name}` ({rows:,} rows)\n")

@@ -3,7 +3,7 @@
 The manifest is the machine-readable record (the card is the human one, rendered from the
 same facts). It is written into the version directory before the version becomes visible;
 `publish_dataset` fills in `version` and `files` (sha256 and row counts of what it wrote).
-Secrets never enter it: `redact_config` drops credential-like keys at every depth.
+Secrets never enter it: the config is passed through `redact_config` on validation.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import corpusforge
 from corpusforge.storage.atomic import write_json_atomic
@@ -118,8 +118,14 @@ class Manifest(_Model):
 
     @classmethod
     def build(cls, *, config: dict[str, Any], **fields: Any) -> Manifest:
-        """Like the constructor, but the config is redacted first: the one safe way in."""
-        return cls(config=redact_config(config), **fields)
+        """Keyword constructor (kept for callers); redaction happens in validation anyway."""
+        return cls(config=config, **fields)
+
+    @field_validator("config")
+    @classmethod
+    def _no_secrets(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Redacted on the way in, however the manifest is built."""
+        return redact_config(config)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

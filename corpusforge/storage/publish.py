@@ -8,6 +8,7 @@ Layout under `out_dir/<dataset>/`::
         <table>/train-00000-of-00001.parquet
         <extra files>
     latest -> 20250614T093012.123456Z-1a2b3c4d   relative symlink, replaced atomically
+                                           (load `latest_path()`, not the link: see there)
     LATEST                                 the same name as text (no symlinks needed)
     .staging-<uuid>/                       a publish in progress, or a crashed one
     .lock                                  serialises the `latest` update
@@ -153,6 +154,14 @@ def latest_version(out_dir: Path, dataset: str) -> str | None:
         return (root / LATEST_FILE).read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
+
+
+def latest_path(out_dir: Path, dataset: str) -> Path | None:
+    """The concrete directory `latest` names. Load this, not the `latest` link: `datasets`
+    caches by path, so after `latest` moves it would serve the previous version's cache
+    (measured with datasets 5.2)."""
+    version = latest_version(out_dir, dataset)
+    return Path(out_dir) / dataset / version if version else None
 
 
 def update_latest(root: Path) -> str | None:

@@ -37,9 +37,17 @@ class Recipe(ABC):
     # The table whose rows account for the inputs: read == len(primary) + quarantined.
     primary_table: ClassVar[str]
     expectations: ClassVar[dict[str, ExpectationSuiteSpec]] = {}
+    # Dataset card metadata.
+    pretty_name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    languages: ClassVar[tuple[str, ...]] = ("en",)
+    license: ClassVar[str] = "other"
+    tags: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
-    def read_inputs(self, config: CorpusConfig) -> InputBatch: ...
+    def read_inputs(self, config: CorpusConfig) -> InputBatch:
+        """All input records, or the first `config.limit` of them (good or bad, in file
+        order), so that a quick try accounts for exactly what it read."""
 
     @abstractmethod
     def steps(self, config: CorpusConfig) -> list[Step]: ...

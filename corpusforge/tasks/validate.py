@@ -94,6 +94,7 @@ def validate_tables(
                         f"it) exceeds max_reject_fraction {max_reject_fraction}")
     summary = {"success": not failures, "failures": failures, "read": read_count,
                "quarantined_before": already_quarantined, "quarantined_by_validation": lost,
+               "quarantine_records": len(records),
                "reject_fraction": fraction if math.isfinite(fraction) else None,
                "max_reject_fraction": max_reject_fraction, "tables": summary_tables}
     if failures:
@@ -124,9 +125,9 @@ def _run_suite(ctx: Any, source: Any, table_name: str, spec: ExpectationSuiteSpe
         "all")
     suite = ctx.suites.add(ExpectationSuite(name=f"{table_name}:{spec.name}"))
     for i, exp in enumerate(spec.expectations):
-        config = ExpectationConfiguration(type=exp.type, kwargs=dict(exp.kwargs),
-                                          meta={**exp.meta, _INDEX_KEY: i})
         try:
+            config = ExpectationConfiguration(type=exp.type, kwargs=dict(exp.kwargs),
+                                              meta={**exp.meta, _INDEX_KEY: i})
             suite.add_expectation(config.to_domain_obj())
         except Exception as exc:
             raise ValueError(f"table {table_name!r}, suite {spec.name!r}: invalid expectation "

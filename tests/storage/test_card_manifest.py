@@ -46,10 +46,10 @@ def _manifest(**counts: object) -> Manifest:
                       "quarantined_by_kind": {"validation": 1},
                       "quarantined_by_step": {"validate:conv": 1},
                       "tables": {"conv": 3, "quarantine": 1}, **counts}
-    return Manifest.build(**{**base, "config": CONFIG}, validation=VALIDATION,
-                          engines=[{"kind": "llamacpp", "model": "smollm2-q4_1.gguf"}],
-                          prompt_templates={"answer.j2": "ab12"},
-                          token_usage={"prompt_tokens": 1200, "completion_tokens": 3400})
+    return Manifest(**{**base, "config": CONFIG}, validation=VALIDATION,
+                    engines=[{"kind": "llamacpp", "model": "smollm2-q4_1.gguf"}],
+                    prompt_templates={"answer.j2": "ab12"},
+                    token_usage={"prompt_tokens": 1200, "completion_tokens": 3400})
 
 
 def test_secrets_never_reach_the_manifest() -> None:
@@ -62,6 +62,9 @@ def test_secrets_never_reach_the_manifest() -> None:
     assert redacted["engine"]["api_key_env"] == "OPENAI_API_KEY"  # a name, not a secret
     assert redacted["sampling"] == {"max_tokens": 64}
     assert redacted["unset_token"] is None
+    from_json = Manifest.model_validate({**manifest_dict(), "config": CONFIG})
+    assert from_json.config["hf_token"] == REDACTED  # redacted however it is built
+    assert Manifest.build(**{**manifest_dict(), "config": CONFIG}).config == redacted
 
 
 def test_code_version_reads_the_checkout() -> None:

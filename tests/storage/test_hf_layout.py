@@ -91,3 +91,20 @@ def test_empty_table_keeps_schema_but_datasets_cannot_load_it(hf: Any, version_d
     with pytest.raises(ValueError, match="corresponds to no data"):
         hf.load_dataset("parquet", data_files={"train": str(path)},
                         cache_dir=str(tmp_path / "hf-cache"))
+
+
+@pytest.mark.integration
+def test_latest_path_loads_the_newest_version(hf: Any, tmp_path: Path) -> None:
+    from corpusforge.storage.publish import latest_path, publish_dataset
+
+    cache = str(tmp_path / "hf-cache")
+    for rows in ([1, 2], [3, 4, 5]):
+        card = render_card(CardMetadata(pretty_name="t"),
+                           Manifest.model_validate(manifest_dict(read=len(rows))), summary="",
+                           schemas={}, configs=configs_block(["t"]))
+        publish_dataset(tmp_path / "out", "demo", {"t": pa.table({"a": rows})}, card,
+                        manifest_dict(read=len(rows)))
+        # `latest_path` names the concrete version, so the datasets cache cannot go stale
+        # (loading the `latest` symlink itself returned the first version's rows here).
+        ds = hf.load_dataset(str(latest_path(tmp_path / "out", "demo")), "t", cache_dir=cache)
+        assert ds["train"].to_dict()["a"] == rows

@@ -51,7 +51,7 @@ def test_publish_layout_manifest_and_latest(tmp_path: Path) -> None:
     assert os.readlink(tmp_path / "demo" / LATEST_LINK) == version
     assert (tmp_path / "demo" / LATEST_FILE).read_text().strip() == version
 
-    path2, version2 = publish_dataset(tmp_path, "demo", {"conv": conversations("d", 2)},
+    _, version2 = publish_dataset(tmp_path, "demo", {"conv": conversations("d", 2)},
                                       "# Demo 2\n", manifest_dict("k2", read=2))
     assert list_versions(tmp_path, "demo") == [version, version2]  # sorted = publish order
     assert latest_version(tmp_path, "demo") == version2

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from corpusforge.schemas.base import StrictModel
 
 
@@ -14,9 +16,9 @@ class Expectation(StrictModel):
     `mostly` thresholds) gate the publish as a whole."""
 
     type: str
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = Field(default_factory=dict)
     row_level: bool = True
-    meta: dict[str, Any] = {}
+    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class ExpectationSuiteSpec(StrictModel):

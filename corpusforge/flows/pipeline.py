@@ -1,0 +1,253 @@
+"""The flow body every corpus shares: plan, map shards on Ray, validate, publish.
+
+A corpus flow module calls `run_corpus(recipe, config, ...)` inside its @flow and has no
+logic of its own. Resume semantics: the work directory `<out>/.corpusforge/work/<dataset>/
+<work key>` holds the run's identity (run.json) and one committed directory per finished
+shard; a rerun of the same command with the same inputs and config skips those shards and
+reuses cached engine responses for the rest. Nothing is published until every shard is
+committed and the validation gate passed; publishing writes a new immutable version.
+Prefect's own result caching is off (NO_CACHE): the shard store is the one source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect_ray.context import remote_options
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.storage.card import CardMetadata, render_card
+from corpusforge.storage.datasets import configs_block
+from corpusforge.storage.manifest import Counts, EngineInfo, FingerprintInfo, Manifest, TokenUsage
+from corpusforge.storage.publish import publish_dataset
+from corpusforge.storage.shards import ShardStore
+from corpusforge.tasks.plan import RunPlan, Shard, plan_run
+from corpusforge.tasks.recipe import Recipe
+from corpusforge.tasks.shard import (
+    QUARANTINE_TABLE,
+    ShardContext,
+    execute_shard,
+    quarantine_table,
+)
+from corpusforge.tasks.validate import validate_tables
+
+STATE_DIR = ".corpusforge"
+
+
+@task(name="run-shard", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def shard_task(ctx: ShardContext, shard: Shard) -> dict[str, Any]:
+    return execute_shard(ctx, shard)
+
+
+@dataclass
+class RunResult:
+    dataset: str
+    version: str
+    path: str
+    counts: dict[str, Any]
+    tables: dict[str, int]
+    timings_s: dict[str, float]
+    token_usage: dict[str, int]
+    shards: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def run_corpus(recipe: Recipe, config: CorpusConfig, out_dir: Path, *,
+               cache_dir: Path | None = None, task_cpus: int = 1,
+               progress: bool = False) -> RunResult:
+    """Run inside a Prefect flow whose task runner is Ray (flows/ray_runner.py)."""
+    logger = get_run_logger()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    dataset = config.dataset_name or recipe.name
+    plan = plan_run(recipe, config)
+    timings["plan"] = time.perf_counter() - t0
+    work_dir = out_dir / STATE_DIR / "work" / dataset / plan.work_key
+    store = ShardStore(work_dir)
+    store.clean_stale()
+    store.write_run_meta({"derivation_key": plan.derivation_key, "identity": plan.identity,
+                          "shards": [s.shard_id for s in plan.shards]})
+    cache_dir = Path(cache_dir) if cache_dir else out_dir / STATE_DIR / "cache"
+    ctx = ShardContext(recipe=recipe, config=config, derivation_key=plan.derivation_key,
+                       work_dir=str(work_dir), cache_dir=str(cache_dir), threads=task_cpus)
+    done = set(store.done_ids())
+    pending = [s for s in plan.shards if s.shard_id not in done]
+    logger.info("%s: %d inputs read (%d bad), %d shards, %d already committed, key %s",
+                dataset, plan.batch.read, len(plan.batch.quarantined), len(plan.shards),
+                len(plan.shards) - len(pending), plan.derivation_key[:16])
+
+    timings.update(_run_shards(ctx, pending, len(plan.shards), progress, dataset))
+    t1 = time.perf_counter()
+    result = _finish(recipe, config, plan, store, out_dir, dataset, timings, t0)
+    timings["publish"] = time.perf_counter() - t1
+    logger.info("published %s version %s at %s: %s", dataset, result.version, result.path,
+                json.dumps(result.tables))
+    _summary_artifacts(result)
+    return result
+
+
+def _run_shards(ctx: ShardContext, pending: list[Shard], total: int, progress: bool,
+                dataset: str) -> dict[str, float]:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    if not pending:
+        return {"shards": 0.0}
+    artifact_id = create_progress_artifact(progress=100.0 * (total - len(pending)) / total,
+                                           description=f"{dataset}: shards committed")
+    bar = _progress_bar(progress)
+    with bar:
+        bar_task = bar.add_task(f"{dataset} shards", total=total,
+                                completed=total - len(pending))
+        with remote_options(num_cpus=ctx.threads):
+            futures = [shard_task.submit(ctx, shard) for shard in pending]
+        finished = total - len(pending)
+        for future in as_completed(futures):
+            future.result()  # a failed shard (after its retries) fails the flow here
+            finished += 1
+            if "first_shard" not in timings:
+                timings["first_shard"] = time.perf_counter() - started
+            bar.update(bar_task, completed=finished)
+            update_progress_artifact(artifact_id, progress=100.0 * finished / total)
+    timings["shards"] = time.perf_counter() - started
+    return timings
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), disable=not enabled, transient=False)
+
+
+def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardStore,
+            out_dir: Path, dataset: str, timings: dict[str, float], t0: float) -> RunResult:
+    t_validate = time.perf_counter()
+    tables = {name: store.read_table(name, schema)
+              for name, schema in recipe.table_schemas.items()}
+    shard_q = store.read_table(QUARANTINE_TABLE, quarantine_table([]).schema)
+    quarantine = pa.concat_tables([quarantine_table(plan.batch.quarantined), shard_q])
+    report = validate_tables(tables, recipe.expectations, read_count=plan.batch.read,
+                             max_reject_fraction=config.max_reject_fraction,
+                             already_quarantined=quarantine.num_rows,
+                             derivation_key=plan.derivation_key,
+                             primary_table=recipe.primary_table)
+    kept = _drop_orphans(report.tables, recipe.primary_table)
+    quarantine = pa.concat_tables([quarantine, quarantine_table(report.quarantined)])
+    timings["validate"] = time.perf_counter() - t_validate
+    counts = _counts(plan, kept, quarantine, recipe.primary_table)
+    stats = store.read_stats()
+    usage = TokenUsage(
+        prompt_tokens=sum(s["fresh_prompt_tokens"] for s in stats),
+        completion_tokens=sum(s["fresh_completion_tokens"] for s in stats),
+        requests=sum(s["requests"] for s in stats),
+        cached_requests=sum(s["cache_hits"] for s in stats))
+    timings["total"] = time.perf_counter() - t0
+    models = sorted({s["model_id"] for s in stats if s.get("model_id")})
+    manifest = Manifest.build(
+        config=config.model_dump(mode="json"), dataset=dataset,
+        fingerprint=FingerprintInfo(**config.fingerprint()),
+        derivation_key=plan.derivation_key,
+        engines=[EngineInfo(kind=config.engine.kind, model=m) for m in models],
+        prompt_templates=recipe.template_versions(), schema_version=recipe.schema_version,
+        counts=counts, validation=report.summary,
+        timings_s={k: round(v, 3) for k, v in timings.items()}, token_usage=usage)
+    published = {**kept, QUARANTINE_TABLE: quarantine}
+    card = render_card(
+        CardMetadata(pretty_name=recipe.pretty_name or dataset, license=recipe.license,
+                     language=recipe.languages, tags=recipe.tags),
+        manifest, summary=recipe.summary, schemas={n: t.schema for n, t in published.items()},
+        # datasets cannot load a table with no rows: such tables are published as files
+        # (polars and pyarrow read them) but left out of the card's configs.
+        configs=configs_block([n for n, t in published.items() if t.num_rows],
+                              default=recipe.primary_table if counts.published else None),
+        corpus_section=recipe.card_section(counts.model_dump(), config))
+    path, version = publish_dataset(
+        out_dir, dataset, published, card, manifest,
+        extra_files={"validation.json": json.dumps(report.summary, indent=2,
+                                                   ensure_ascii=False).encode()})
+    return RunResult(dataset=dataset, version=version, path=str(path),
+                     counts=counts.model_dump(),
+                     tables={n: t.num_rows for n, t in published.items()},
+                     timings_s={k: round(v, 3) for k, v in timings.items()},
+                     token_usage=usage.model_dump(),
+                     shards={"total": len(plan.shards), "committed": len(stats)})
+
+
+def _drop_orphans(tables: dict[str, pa.Table], primary: str) -> dict[str, pa.Table]:
+    """Rows derived from a primary row that validation quarantined go with it."""
+    keep_ids = pa.array(sorted(set(tables[primary].column("row_id").to_pylist())), pa.string())
+    out = {}
+    for name, table in tables.items():
+        if name != primary and "row_id" in table.column_names:
+            table = table.filter(pa.compute.is_in(table.column("row_id"), value_set=keep_ids))
+        out[name] = table
+    return out
+
+
+def _counts(plan: RunPlan, kept: dict[str, pa.Table], quarantine: pa.Table,
+            primary: str) -> Counts:
+    """read = published + quarantined, counted for the inputs: quarantine rows of derived
+    tables (e.g. one sft row failing validation) are reported by step but do not stand
+    for an input."""
+    steps = quarantine.column("step").to_pylist()
+    kinds = quarantine.column("error_kind").to_pylist()
+    accounting = [i for i, s in enumerate(steps)
+                  if not (s.startswith("validate:") and s != f"validate:{primary}")]
+    by_kind: dict[str, int] = {}
+    by_step: dict[str, int] = {}
+    for i in range(len(steps)):
+        by_step[steps[i]] = by_step.get(steps[i], 0) + 1
+    for i in accounting:
+        by_kind[kinds[i]] = by_kind.get(kinds[i], 0) + 1
+    counts = Counts(read=plan.batch.read, published=kept[primary].num_rows,
+                    quarantined=len(accounting), quarantined_by_kind=by_kind,
+                    quarantined_by_step=by_step,
+                    tables={n: t.num_rows for n, t in kept.items()} | {
+                        QUARANTINE_TABLE: quarantine.num_rows})
+    if not counts.reconciles:
+        raise RuntimeError(f"counts do not reconcile: read {counts.read} != published "
+                           f"{counts.published} + quarantined {counts.quarantined}")
+    return counts
+
+
+def _summary_artifacts(result: RunResult) -> None:
+    rows = [{"table": n, "rows": r} for n, r in result.tables.items()]
+    create_table_artifact(table=rows, key=_artifact_key(result.dataset, "tables"),
+                          description=f"{result.dataset} {result.version}: published tables")
+    c = result.counts
+    md = (f"### {result.dataset} {result.version}\n\n"
+          f"Published at `{result.path}`\n\n"
+          f"| read | published | quarantined |\n|---|---|---|\n"
+          f"| {c['read']} | {c['published']} | {c['quarantined']} |\n\n"
+          f"Quarantined by kind: `{json.dumps(c['quarantined_by_kind'])}`\n\n"
+          f"Tokens generated: {result.token_usage['completion_tokens']}, "
+          f"requests {result.token_usage['requests']} "
+          f"({result.token_usage['cached_requests']} from cache)\n\n"
+          f"Timings (s): `{json.dumps(result.timings_s)}`\n")
+    create_markdown_artifact(md, key=_artifact_key(result.dataset, "summary"),
+                             description="run summary")
+
+
+def _artifact_key(dataset: str, what: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return "".join(c if c.isalnum() else "-" for c in f"{dataset}-{what}".lower())
+
+
+logging.getLogger("corpusforge").setLevel(logging.INFO)

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, the layer contract, then every test (unit and integration:
+# real llama.cpp models, a real llama.cpp server, real Ray, a real Prefect server).
+# pytest's exit 5 ("no tests collected") is a failure like any other non-zero exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CORPUSFORGE_HOME="${CORPUSFORGE_HOME:-$(mktemp -d /tmp/corpusforge-test-home.XXXXXX)}"
+.venv/bin/ruff check corpusforge tests scripts
+.venv/bin/lint-imports
+.venv/bin/python -m pytest "$@"
