@@ -20,7 +20,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from corpusforge.flows.prefect_api import prefect_api  # noqa: E402
+from corpusforge.flows.prefect_api import PrefectServerError, prefect_api  # noqa: E402
 
 app = typer.Typer(help=__doc__.splitlines()[0], no_args_is_help=True, add_completion=False)
 run_app = typer.Typer(help="Run a corpus pipeline and publish a dataset version.",
@@ -107,7 +107,8 @@ def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path 
             return fl(out_dir=str(out), config=config,
                       cache_dir=str(cache_dir) if cache_dir else None,
                       task_cpus=task_cpus, progress=progress)
-    except (InputError, ValidationGateError, FatalEngineError, ValidationError) as e:
+    except (InputError, ValidationGateError, FatalEngineError, ValidationError,
+            PrefectServerError) as e:
         console.print(f"[bold red]error:[/bold red] {e}")
         raise typer.Exit(2) from None
 

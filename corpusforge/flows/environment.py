@@ -32,3 +32,5 @@ def configure_environment() -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # The Prefect server's SQLite database cannot be created in a missing directory.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)

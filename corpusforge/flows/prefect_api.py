@@ -24,6 +24,10 @@ from pathlib import Path
 DEFAULT_URL = "http://127.0.0.1:4200/api"
 
 
+class PrefectServerError(RuntimeError):
+    """The temporary Prefect server did not come up."""
+
+
 def healthy(api_url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as r:
@@ -38,11 +42,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, log_path: Path, timeout_s: float = 120.0) -> subprocess.Popen[bytes]:
-    """A Prefect server on 127.0.0.1:port in its own process group; waits until healthy."""
+def start_server(port: int, log_path: Path, timeout_s: float = 120.0,
+                 home: Path | None = None) -> subprocess.Popen[bytes]:
+    """A Prefect server on 127.0.0.1:port in its own process group; waits until healthy.
+    `home` is its PREFECT_HOME (its SQLite database lives there)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     prefect = Path(sys.executable).with_name("prefect")
-    env = {**os.environ, "PREFECT_SERVER_API_HOST": "127.0.0.1",
+    env = {**os.environ, **({"PREFECT_HOME": str(home)} if home else {}),
+           "PREFECT_SERVER_API_HOST": "127.0.0.1",
            "PREFECT_SERVER_API_PORT": str(port),
            "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api"}
     env.pop("PREFECT_API_URL", None)
@@ -54,12 +61,13 @@ def start_server(port: int, log_path: Path, timeout_s: float = 120.0) -> subproc
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"Prefect server exited with {proc.returncode}; see {log_path}")
+            raise PrefectServerError(
+                f"Prefect server exited with {proc.returncode}; see {log_path}")
         if healthy(url):
             return proc
         time.sleep(0.5)
     stop_server(proc)
-    raise RuntimeError(f"Prefect server not healthy after {timeout_s:.0f}s; see {log_path}")
+    raise PrefectServerError(f"Prefect server not healthy after {timeout_s:.0f}s; see {log_path}")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -90,5 +98,14 @@ def prefect_api(log_dir: Path) -> Iterator[str]:
     try:
         yield os.environ["PREFECT_API_URL"]
     finally:
+        _drain_logs()
         os.environ.pop("PREFECT_API_URL", None)
         stop_server(proc)
+
+
+def _drain_logs() -> None:
+    """Send buffered run logs while the server still listens (only if Prefect is loaded)."""
+    handlers = sys.modules.get("prefect.logging.handlers")
+    if handlers is not None:
+        with contextlib.suppress(Exception):
+            handlers.APILogHandler.flush(None)

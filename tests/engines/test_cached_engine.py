@@ -139,3 +139,17 @@ def test_close_and_capabilities_delegate(tmp_path: Path) -> None:
     assert engine.capabilities().score and engine.model_id == fake.model_id
     engine.close()
     assert fake.closed
+
+
+def test_the_journal_records_each_computed_request_once(tmp_path: Path) -> None:
+    from corpusforge.storage.journal import read_entries
+
+    journal = tmp_path / "journal.jsonl"
+    engine = CachedEngine(FakeEngine(), ResponseCache(tmp_path / "cache"), journal=journal)
+    engine.generate(_request("a"))
+    engine.generate(_request("a"))  # a hit: nothing computed, nothing journaled
+    engine.generate(_request("b"))
+    entries = read_entries(journal)
+    assert [e["request"]["messages"][0]["content"] for e in entries] == ["a", "b"]
+    assert entries[0]["key"] == engine.key("generate", _request("a"))
+    assert GenerateRequest.model_validate(entries[1]["request"]) == _request("b")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,9 @@ from corpusforge.schemas.engine_io import (
     SamplingParams,
     ScoreRequest,
 )
-from corpusforge.tasks.engines.errors import RowTooLongError
+from corpusforge.storage.cache import ResponseCache
+from corpusforge.tasks.engines.cached import CachedEngine
+from corpusforge.tasks.engines.errors import FatalEngineError, RowTooLongError
 from corpusforge.tasks.engines.llamacpp import LlamaCppEngine
 from corpusforge.tasks.engines.protocol import Engine
 
@@ -64,8 +68,27 @@ def test_same_request_and_seed_give_the_same_text_whatever_ran_before(
         fresh.close()
 
 
+def test_concurrent_callers_are_serialised_and_stay_deterministic(
+        smollm2: LlamaCppEngine) -> None:
+    requests = [_ask(f"Name a colour number {i}.", seed=i, max_tokens=6) for i in range(3)]
+    expected = [smollm2.generate(r).texts for r in requests]
+    results: list[tuple[int, tuple[str, ...]]] = []
+
+    def call(i: int) -> None:
+        results.append((i, smollm2.generate(requests[i]).texts))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in (0, 1, 2, 0, 1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6
+    assert all(texts == expected[i] for i, texts in results)
+
+
 def test_usage_latency_and_finish_reason(smollm2: LlamaCppEngine) -> None:
-    result = smollm2.generate(_ask("Count from one to fifty in words.", max_tokens=8))
+    result = smollm2.generate(_ask("Count from one to fifty in words.", temperature=0.0,
+                                   max_tokens=8))
     assert result.usage.prompt_tokens > 5 and result.usage.completion_tokens == 8
     assert result.finish_reasons == ("length",) and result.latency_s > 0
     assert result.model == smollm2.model_id
@@ -98,6 +121,12 @@ def test_json_schema_is_enforced_by_the_grammar(smollm2: LlamaCppEngine) -> None
         value = json.loads(text)
         assert set(value) == {"city", "population", "tags"}
         assert isinstance(value["population"], int) and len(value["tags"]) <= 2
+
+
+def test_a_schema_llama_cpp_cannot_compile_is_fatal_not_silently_relaxed(
+        smollm2: LlamaCppEngine) -> None:
+    with pytest.raises(FatalEngineError, match="JSON schema"):
+        smollm2.generate(_ask("Hi.", max_tokens=4, json_schema={"type": "frobnicate"}))
 
 
 def test_score_ranks_the_plausible_continuation_higher(smollm2: LlamaCppEngine) -> None:
@@ -163,3 +192,15 @@ def test_gemma_base_model_writes_chinese_from_a_few_shot_prompt() -> None:
         assert engine.generate(request).texts == result.texts
     finally:
         engine.close()
+
+
+def test_cached_engine_resumes_with_the_texts_the_engine_would_produce(
+        smollm2: LlamaCppEngine, tmp_path: Path) -> None:
+    request = _ask("Name a river.", seed=21, max_tokens=8)
+    first_run = CachedEngine(smollm2, ResponseCache(tmp_path))
+    computed = first_run.generate(request)
+    resumed = CachedEngine(smollm2, ResponseCache(tmp_path))  # a later run, same cache dir
+    hit = resumed.generate(request)
+    assert hit.cached and hit.texts == computed.texts == smollm2.generate(request).texts
+    assert resumed.stats()["hits"] == 1 and resumed.stats()["usage_computed"] == {
+        "prompt_tokens": 0, "completion_tokens": 0}

@@ -55,7 +55,16 @@ def test_generate_sends_an_openai_request_and_reads_texts_and_usage(
     assert body["messages"] == [{"role": "user", "content": "hi"}]
     assert (body["n"], body["seed"], body["temperature"], body["max_tokens"]) == (2, 42, 0.5, 9)
     assert body["stop"] == ["\n"] and "response_format" not in body
+    assert "repeat_penalty" not in body and "repetition_penalty" not in body
     assert headers["Authorization"] == "Bearer sekret"
+
+
+def test_repeat_penalty_is_sent_under_both_server_dialects(http_server: ScriptedServer) -> None:
+    http_server.script(chat_reply("a"))
+    sampling = SamplingParams(repeat_penalty=1.3)
+    _engine(http_server).generate(REQ.model_copy(update={"sampling": sampling}))
+    body = http_server.requests[0][1]
+    assert body["repeat_penalty"] == body["repetition_penalty"] == 1.3
 
 
 def test_no_authorization_header_without_a_key(http_server: ScriptedServer,
@@ -181,38 +190,68 @@ def _echo_reply(tokens: list[str], logprobs: list[float | None]) -> dict:
             "usage": {"prompt_tokens": len(tokens) - 1, "completion_tokens": 1}}
 
 
+PROBE_TOKENS = ["1", ",", " 2", ",", " 3", ",", " 4", ",", " 5", ",", " 6"]
+PROBE_OK = (200, _echo_reply(PROBE_TOKENS, [None] + [-0.1] * 10), {})
+# llama-cpp-python's server for a model without BOS: the generated token is missing.
+PROBE_MISALIGNED = (200, {**_echo_reply(PROBE_TOKENS[:-1], [None] + [-0.1] * 9)}, {})
+PROBE_MISALIGNED[1]["choices"][0]["text"] = "".join(PROBE_TOKENS)
+
+
 def test_score_sums_the_continuation_tokens_by_offset(http_server: ScriptedServer) -> None:
     # prompt "The capital is", continuation " Par is" (two tokens), then one generated token
     http_server.script(
+        PROBE_OK,
         (200, _echo_reply(["The", " capital", " is", " Par", "is", "."],
                           [None, -1.0, -2.0, -0.5, -0.25, -9.0]), {}),
         (200, _echo_reply(["The", " capital", " is", " banana", "!"],
                           [None, -1.0, -2.0, -7.0, -3.0]), {}),
     )
-    result = _engine(http_server).score(ScoreRequest(prompt="The capital is",
-                                                     continuations=(" Paris", " banana")))
+    engine = _engine(http_server)
+    result = engine.score(ScoreRequest(prompt="The capital is",
+                                       continuations=(" Paris", " banana")))
     assert result.logprobs == (-0.75, -7.0)
     assert result.token_counts == (2, 1)
-    _, body, _ = http_server.requests[0]
+    assert result.usage.prompt_tokens == 5 + 4
+    path, body, _ = http_server.requests[1]
+    assert path == "/v1/completions"
     assert body["echo"] is True and body["logprobs"] == 1 and body["max_tokens"] == 1
     assert body["prompt"] == "The capital is Paris"
-    assert http_server.requests[0][0] == "/v1/completions"
+    assert engine.capabilities().score is True
+    assert len(http_server.requests) == 3  # probed once
 
 
-def test_score_unsupported_server_raises_and_capabilities_say_so(
+def test_a_token_straddling_the_boundary_counts_for_the_continuation(
         http_server: ScriptedServer) -> None:
-    http_server.script((200, {"choices": [{"text": "x", "index": 0, "logprobs": None}]}, {}))
+    http_server.script(PROBE_OK, (200, _echo_reply(["ab", "cd", "ef", "!"],
+                                                   [None, -1.0, -2.0, -4.0]), {}))
+    result = _engine(http_server).score(ScoreRequest(prompt="abc", continuations=("def",)))
+    assert result.logprobs == (-3.0,) and result.token_counts == (2,)
+
+
+@pytest.mark.parametrize("probe", [
+    PROBE_MISALIGNED,
+    (200, {"choices": [{"text": "x", "index": 0, "logprobs": None}]}, {}),
+    (400, {"error": {"message": "echo is not supported with logprobs"}}, {}),
+    (404, {"error": "no /completions"}, {}),
+])
+def test_servers_without_usable_echo_logprobs_cannot_score(
+        http_server: ScriptedServer, probe: tuple) -> None:
+    http_server.script(probe)
     engine = _engine(http_server)
     assert engine.capabilities().score is False
-    with pytest.raises(UnsupportedOperation):
+    with pytest.raises(UnsupportedOperation, match="cannot score"):
         engine.score(ScoreRequest(prompt="a", continuations=(" b",)))
+    assert len(http_server.requests) == 1  # the verdict is remembered
     with pytest.raises(UnsupportedOperation):
         engine.represent(RepresentRequest(prompt="a"))
     assert engine.capabilities().represent is False
 
 
-def test_capabilities_report_score_when_the_probe_works(http_server: ScriptedServer) -> None:
-    http_server.script((200, _echo_reply(["The", " sky", " is", " blue", "."],
-                                         [None, -1.0, -1.0, -0.1, -1.0]), {}))
-    caps = _engine(http_server, concurrency=3).capabilities()
+def test_a_transient_probe_failure_is_not_remembered(http_server: ScriptedServer) -> None:
+    http_server.script((503, {}, {}))
+    config = OpenAIEngineConfig(model="m", base_url=http_server.url, concurrency=3)
+    engine = OpenAIEngine(config, retry_policy=RetryPolicy(max_retries=0))
+    assert engine.capabilities().score is False
+    http_server.script(PROBE_OK)
+    caps = engine.capabilities()
     assert caps.score is True and caps.max_concurrency == 3

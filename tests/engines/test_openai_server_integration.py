@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from corpusforge.schemas.engine_io import (
     SamplingParams,
     ScoreRequest,
 )
+from corpusforge.tasks.engines.errors import UnsupportedOperation
 from corpusforge.tasks.engines.llamacpp import LlamaCppEngine
 from corpusforge.tasks.engines.models import get_profile
 from corpusforge.tasks.engines.openai_http import OpenAIEngine
@@ -36,14 +38,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _llama_server(model: str, log_dir: Path) -> Iterator[str]:
+    """python -m llama_cpp.server on a free port; yields its /v1 URL, terminates it after."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    gguf = get_profile("smollm2").path()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host",
-           "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-           "--model_alias", "smollm2"]
+    log = log_dir / f"server-{model}.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(get_profile(model).path()),
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
+           "--model_alias", model]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -58,6 +60,12 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _llama_server("smollm2", tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
@@ -137,17 +145,33 @@ def test_concurrent_calls_all_succeed(engine: OpenAIEngine) -> None:
     assert sorted(results) == [0, 1, 2, 3] and all(r[0] for r in results.values())
 
 
-def test_score_through_echo_logprobs_matches_the_embedded_engine(engine: OpenAIEngine) -> None:
-    assert engine.capabilities().score
+def test_misaligned_echo_logprobs_are_detected_not_trusted(engine: OpenAIEngine) -> None:
+    # llama-cpp-python's server shifts echo logprobs by one for models without BOS (SmolLM2):
+    # it would rank " banana" above " Paris". The engine must refuse rather than lie.
+    assert engine.capabilities().score is False
+    with pytest.raises(UnsupportedOperation, match="misaligned"):
+        engine.score(ScoreRequest(prompt="The capital of France is",
+                                  continuations=(" Paris", " banana")))
+
+
+def test_score_through_echo_logprobs_matches_the_embedded_engine(
+        tmp_path: Path) -> None:
+    # Gemma adds a BOS token, so the server's echo logprobs are aligned.
     request = ScoreRequest(prompt="The capital of France is",
                            continuations=(" Paris", " banana"))
-    remote = engine.score(request)
-    assert remote.logprobs[0] > remote.logprobs[1]
-    local_engine = LlamaCppEngine(LlamaCppEngineConfig(model="smollm2", n_ctx=2048,
+    with _llama_server("gemma3-270m", tmp_path) as url:
+        remote_engine = OpenAIEngine(OpenAIEngineConfig(model="gemma3-270m", base_url=url))
+        try:
+            assert remote_engine.capabilities().score
+            remote = remote_engine.score(request)
+        finally:
+            remote_engine.close()
+    local_engine = LlamaCppEngine(LlamaCppEngineConfig(model="gemma3-270m", n_ctx=512,
                                                        n_threads=2))
     try:
         local = local_engine.score(request)
     finally:
         local_engine.close()
+    assert remote.logprobs[0] > remote.logprobs[1] + 2.0
     assert remote.token_counts == local.token_counts
-    assert remote.logprobs == pytest.approx(local.logprobs, abs=0.05)
+    assert remote.logprobs == pytest.approx(local.logprobs, abs=1e-3)

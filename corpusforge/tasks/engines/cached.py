@@ -7,12 +7,18 @@ and concurrency are excluded by the fingerprint) and the full request (rendered 
 sampling, seed, n, output schema). Every request is seeded, so a hit is exactly what the
 engine would have produced: a resumed run reuses finished work and only pays for the rest.
 Errors are never cached.
+
+With a journal path (or CORPUSFORGE_ENGINE_JOURNAL set, which Ray workers inherit), every
+request the engine really computes is appended to a JSON-lines journal with its key,
+request and usage: the record of what a run paid for.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -29,17 +35,22 @@ from corpusforge.schemas.engine_io import (
 )
 from corpusforge.schemas.fingerprint import digest
 from corpusforge.storage.cache import ResponseCache
+from corpusforge.storage.journal import append_entry
 from corpusforge.tasks.engines.protocol import Engine
 
 R = TypeVar("R", GenerateResult, ScoreResult, RepresentResult)
 
 KEY_VERSION = 1  # bump when the key layout changes
+JOURNAL_ENV = "CORPUSFORGE_ENGINE_JOURNAL"
 
 
 class CachedEngine:
-    def __init__(self, engine: Engine, cache: ResponseCache) -> None:
+    def __init__(self, engine: Engine, cache: ResponseCache,
+                 journal: Path | None = None) -> None:
         self.engine = engine
         self.cache = cache
+        env_journal = os.environ.get(JOURNAL_ENV)
+        self.journal = journal or (Path(env_journal) if env_journal else None)
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -104,6 +115,12 @@ class CachedEngine:
                 return result.model_copy(update=update)
         result = call(request)
         self.cache.put(key, result.model_dump(mode="json"))
+        if self.journal is not None:
+            append_entry(self.journal, {
+                "key": key, "op": op, "model_id": self.engine.model_id, "pid": os.getpid(),
+                "request": request.model_dump(mode="json"),
+                "usage": result.usage.model_dump(), "at": time.time(),
+                "latency_s": round(time.perf_counter() - started, 4)})
         self._count(hit=False, usage=result.usage)
         return result
 

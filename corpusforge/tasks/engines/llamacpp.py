@@ -79,8 +79,9 @@ class LlamaCppEngine:
                 self._generator.reset()  # no KV reuse: same request -> same text, any order
                 out = _mapped(self._complete, request, seed, grammar)
                 choice = out["choices"][0]
+                # A transcript turn ends with the separator before the next turn marker.
                 texts.append(choice["message"]["content"] if self.profile.chat
-                             else choice["text"])
+                             else choice["text"].rstrip())
                 reasons.append(choice.get("finish_reason") or "stop")
                 usage = usage + Usage(prompt_tokens=out["usage"]["prompt_tokens"],
                                       completion_tokens=out["usage"]["completion_tokens"])

@@ -40,6 +40,7 @@ from corpusforge.tasks.engines.errors import (
 )
 from corpusforge.tasks.engines.retry import RetryPolicy, call_with_retries
 
+PROBE_TEXT = "1, 2, 3, 4, 5,"  # the next token is all but certain: a token gets generated
 _CONTEXT_ERROR = re.compile(r"context[ _-]length|context window|maximum context|too many tokens"
                             r"|prompt is too long", re.IGNORECASE)
 
@@ -59,7 +60,8 @@ class OpenAIEngine:
         self._client = httpx.Client(base_url=config.base_url.rstrip("/") + "/",
                                     headers=headers, timeout=config.timeout_s, limits=limits)
         self._slots = threading.BoundedSemaphore(config.concurrency)
-        self._score_supported: bool | None = None  # unknown until probed or tried
+        self._score_supported: bool | None = None  # unknown until probed
+        self._score_problem: str | None = None
         self._probe_lock = threading.Lock()
 
     @property
@@ -67,15 +69,13 @@ class OpenAIEngine:
         return f"openai:{self.config.model}"
 
     def capabilities(self) -> Capabilities:
-        """Scoring needs /completions with echo + logprobs; probed once, on first ask."""
-        with self._probe_lock:
-            if self._score_supported is None:
-                try:
-                    self.score(ScoreRequest(prompt="The sky is", continuations=(" blue",)))
-                except TransientEngineError:
-                    return self._capabilities(score=False)  # unknown: ask again later
-                except EngineError:  # unsupported, or no /completions at all (404)
-                    self._score_supported = False
+        """Scoring needs /completions with correct echo logprobs: probed once, on first ask."""
+        try:
+            self._ensure_score_supported()
+        except TransientEngineError:
+            return self._capabilities(score=False)  # unknown for now: ask again later
+        except UnsupportedOperation:
+            pass
         return self._capabilities(score=bool(self._score_supported))
 
     def _capabilities(self, *, score: bool) -> Capabilities:
@@ -112,8 +112,8 @@ class OpenAIEngine:
         }
         if s.stop:
             body["stop"] = list(s.stop)
-        if s.repeat_penalty is not None:  # not OpenAI; vLLM and llama.cpp accept it
-            body["repeat_penalty"] = s.repeat_penalty
+        if s.repeat_penalty is not None:  # not OpenAI: llama.cpp's name and vLLM's name
+            body["repeat_penalty"] = body["repetition_penalty"] = s.repeat_penalty
         if request.json_schema is not None:
             body["response_format"] = self._response_format(request.json_schema)
         return body
@@ -130,29 +130,62 @@ class OpenAIEngine:
         """Teacher forcing through /completions: echo the prompt+continuation with token
         logprobs, generate one throwaway token, and sum the logprobs of the tokens that
         overlap the continuation (by character offset)."""
-        if self._score_supported is False:
-            raise UnsupportedOperation(f"{self.config.base_url} cannot score (no echo+logprobs)")
+        if not request.prompt:
+            raise ValueError("score needs a non-empty prompt (the first token has no logprob)")
+        self._ensure_score_supported()
         logprobs: list[float] = []
         counts: list[int] = []
         usage = Usage()
         for continuation in request.continuations:
             text = request.prompt + continuation
-            body = {"model": self.config.model, "prompt": text, "max_tokens": 1,
-                    "temperature": 0.0, "echo": True, "logprobs": 1, "seed": 0}
+            data = self._post("completions", _echo_body(self.config.model, text))
             try:
-                data = self._post("completions", body)
                 total, count = _continuation_logprob(data, len(request.prompt), len(text))
-            except (FatalEngineError, RowTooLongError, TransientEngineError):
-                raise
-            except (EngineError, KeyError, TypeError, ValueError, IndexError) as err:
-                self._score_supported = False
-                raise UnsupportedOperation(f"{self.config.base_url} cannot score: {err}") from err
-            self._score_supported = True
+            except (KeyError, TypeError, ValueError, IndexError) as err:
+                raise UnsupportedOperation(f"{self.config.base_url} returned no usable echo "
+                                           f"logprobs: {err}") from err
             logprobs.append(total)
             counts.append(count)
             usage = usage + _usage(data)
         return ScoreResult(logprobs=tuple(logprobs), token_counts=tuple(counts), usage=usage,
                            model=self.model_id)
+
+    def _ensure_score_supported(self) -> None:
+        with self._probe_lock:
+            if self._score_supported is None:
+                self._score_problem = self._probe_score()
+                self._score_supported = self._score_problem is None
+        if not self._score_supported:
+            raise UnsupportedOperation(f"{self.config.base_url} cannot score: "
+                                       f"{self._score_problem}")
+
+    def _probe_score(self) -> str | None:
+        """None if echo logprobs are usable, else why not.
+
+        Checks alignment, not just presence: llama-cpp-python's server (0.3.36) shifts echo
+        logprobs by one position for models that add no BOS token (SmolLM2): each prompt
+        token gets the log-probability of the *next* distribution, and the generated token
+        drops out of the list. An ASCII probe whose echoed tokens must spell the whole
+        returned text (prompt + generated token) detects that.
+        """
+        try:
+            data = self._post("completions", _echo_body(self.config.model, PROBE_TEXT))
+        except TransientEngineError:
+            raise
+        except EngineError as err:
+            return f"/completions with echo+logprobs failed: {err}"
+        try:
+            choice = data["choices"][0]
+            tokens = choice["logprobs"]["tokens"]
+            if choice["text"] == PROBE_TEXT or not choice["text"].startswith(PROBE_TEXT):
+                return "the probe generated no token after the echoed prompt"
+            if "".join(tokens) != choice["text"]:
+                return ("echo logprobs are misaligned (the generated token is missing: "
+                        "llama-cpp-python's server does this for models without a BOS token)")
+            _continuation_logprob(data, len(PROBE_TEXT) - 2, len(PROBE_TEXT))
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            return f"no usable echo logprobs ({err!r})"
+        return None
 
     def represent(self, request: RepresentRequest) -> RepresentResult:
         raise UnsupportedOperation("an OpenAI-compatible server exposes no hidden states")
@@ -207,6 +240,11 @@ def _usage(data: dict[str, Any]) -> Usage:
     usage = data.get("usage") or {}
     return Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
                  completion_tokens=int(usage.get("completion_tokens") or 0))
+
+
+def _echo_body(model: str, text: str) -> dict[str, Any]:
+    return {"model": model, "prompt": text, "max_tokens": 1, "temperature": 0.0,
+            "echo": True, "logprobs": 1, "seed": 0}
 
 
 def _continuation_logprob(data: dict[str, Any], start: int, end: int) -> tuple[float, int]:
