@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from corpusforge.flows.cli import run_flow
+from corpusforge.flows.cli_common import run_flow
 from corpusforge.schemas.engine_io import GenerateRequest, LlamaCppEngineConfig
 from corpusforge.storage.journal import read_entries
 from corpusforge.tasks.engines.cached import JOURNAL_ENV

@@ -177,11 +177,11 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
         # (polars and pyarrow read them) but left out of the card's configs.
         configs=configs_block([n for n, t in published.items() if t.num_rows],
                               default=recipe.primary_table if counts.published else None),
-        corpus_section=recipe.card_section(counts.model_dump(), config))
-    path, version = publish_dataset(
-        out_dir, dataset, published, card, manifest,
-        extra_files={"validation.json": json.dumps(report.summary, indent=2,
-                                                   ensure_ascii=False).encode()})
+        corpus_section=recipe.card_section(counts.model_dump(), config, published))
+    extra = recipe.extra_files(published, config)
+    extra["validation.json"] = json.dumps(report.summary, indent=2, ensure_ascii=False).encode()
+    path, version = publish_dataset(out_dir, dataset, published, card, manifest,
+                                    extra_files=extra)
     return RunResult(dataset=dataset, version=version, path=str(path),
                      counts=counts.model_dump(),
                      tables={n: t.num_rows for n, t in published.items()},

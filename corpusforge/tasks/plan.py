@@ -52,6 +52,7 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
     if config.limit is not None and batch.read > config.limit:
         raise ValueError(f"recipe {recipe.name!r} read {batch.read} records past --limit "
                          f"{config.limit}")
+    batch = recipe.prepare(batch, config)
     inputs_digest = digest([canonical_json(r) for r in batch.rows])
     identity = derivation_identity(recipe, config, inputs_digest)
     key = digest(identity)

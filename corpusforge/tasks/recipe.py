@@ -49,6 +49,14 @@ class Recipe(ABC):
         """All input records, or the first `config.limit` of them (good or bad, in file
         order), so that a quick try accounts for exactly what it read."""
 
+    def prepare(self, batch: InputBatch, config: CorpusConfig) -> InputBatch:
+        """A whole-dataset stage that runs once in the driver, after reading and before
+        sharding (e.g. ADA's augmentation, which counts over every sentence). It must be
+        deterministic given the batch and config (use `config.seed`), and keep
+        `read` == len(rows) + len(quarantined) true for the primary table's accounting
+        (rows it adds carry a field that `project` sends to a derived table)."""
+        return batch
+
     @abstractmethod
     def steps(self, config: CorpusConfig) -> list[Step]: ...
 
@@ -60,6 +68,12 @@ class Recipe(ABC):
         """Prompt template name -> content hash, for the manifest and the generation key."""
         return {}
 
-    def card_section(self, counts: dict[str, Any], config: CorpusConfig) -> str:
-        """Corpus-specific markdown for the dataset card."""
+    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+                     tables: dict[str, pa.Table]) -> str:
+        """Corpus-specific markdown for the dataset card (method, caveats, distributions)."""
         return ""
+
+    def extra_files(self, tables: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
+        """Files published beside the Parquet tables ('/'-separated relative path -> bytes),
+        e.g. a training file in the corpus's original line format, or a chart."""
+        return {}

@@ -1,0 +1,112 @@
+"""What every corpus command shares: options, engine selection, config assembly, and
+running a flow with one Prefect API for the driver and all Ray workers.
+
+Nothing here imports Prefect at module level (see flows/prefect_api.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from corpusforge.flows.prefect_api import PrefectServerError, prefect_api
+
+console = Console(stderr=True)
+
+Out = Annotated[Path, typer.Option("--out", help="publish under OUT/<dataset>/<version>/")]
+Limit = Annotated[int | None, typer.Option(help="use only the first N inputs (a quick try)")]
+Seed = Annotated[int, typer.Option(help="run seed; every request's seed derives from it")]
+EngineKind = Annotated[str, typer.Option("--engine", help="llamacpp (embedded) or openai")]
+Model = Annotated[str | None, typer.Option(
+    help="llamacpp: smollm2 | gemma3-270m | a .gguf path; openai: the served model name")]
+BaseUrl = Annotated[str | None, typer.Option(help="openai engine: server URL ending in /v1")]
+Concurrency = Annotated[int, typer.Option(help="openai engine: concurrent requests")]
+ShardSize = Annotated[int | None, typer.Option(help="inputs per shard (unit of resume)")]
+SkipBad = Annotated[bool, typer.Option(
+    "--skip-bad-rows", help="quarantine malformed input lines instead of stopping")]
+ConfigFile = Annotated[Path | None, typer.Option(
+    "--config", help="JSON file with config fields (command-line options override it)")]
+CacheDir = Annotated[Path | None, typer.Option(
+    help="response cache (default OUT/.corpusforge/cache; a shared path on a cluster)")]
+RayAddress = Annotated[str | None, typer.Option(help="existing Ray cluster (default: local)")]
+TaskCpus = Annotated[int, typer.Option(help="CPUs (and engine threads) per shard task")]
+ShowProgress = Annotated[bool, typer.Option("--progress/--no-progress")]
+
+
+def engine_config(kind: str, model: str | None, base_url: str | None,
+                  concurrency: int) -> dict[str, Any]:
+    if kind == "llamacpp":
+        return {"kind": "llamacpp", "model": model or "smollm2"}
+    if kind == "openai":
+        if not model:
+            raise typer.BadParameter("--model is required with --engine openai")
+        cfg: dict[str, Any] = {"kind": "openai", "model": model, "concurrency": concurrency}
+        if base_url:
+            cfg["base_url"] = base_url
+        return cfg
+    raise typer.BadParameter(f"unknown engine {kind!r}: use llamacpp or openai")
+
+
+def build_config(config_file: Path | None, **options: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise typer.BadParameter(f"{config_file}: {e}") from e
+    config.update({k: v for k, v in options.items() if v is not None})
+    return config
+
+
+def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path | None,
+             ray_address: str | None, task_cpus: int, progress: bool) -> dict[str, Any]:
+    """Run a flow of corpusforge.flows.<module> with one Prefect API for all processes.
+    Known failures (bad input, a failed validation gate, a dead engine, a bad config) end
+    with their message and exit code 2, not a traceback."""
+    from pydantic import ValidationError
+
+    from corpusforge.tasks.engines.errors import FatalEngineError
+    from corpusforge.tasks.inputs import InputError
+    from corpusforge.tasks.validate import ValidationGateError
+
+    out.mkdir(parents=True, exist_ok=True)
+    module_name, attr = flow_attr.split(":")
+    try:
+        with prefect_api(out / ".corpusforge" / "logs") as api_url:
+            console.print(f"[dim]Prefect API: {api_url}[/dim]")
+            import importlib
+
+            from corpusforge.flows.ray_runner import make_task_runner
+
+            fl = getattr(importlib.import_module(module_name), attr)
+            if ray_address:
+                fl = fl.with_options(task_runner=make_task_runner(ray_address))
+            return fl(out_dir=str(out), config=config,
+                      cache_dir=str(cache_dir) if cache_dir else None,
+                      task_cpus=task_cpus, progress=progress)
+    except (InputError, ValidationGateError, FatalEngineError, ValidationError,
+            PrefectServerError) as e:
+        console.print(f"[bold red]error:[/bold red] {e}")
+        raise typer.Exit(2) from None
+
+
+def print_result(result: dict[str, Any]) -> None:
+    table = Table(title=f"{result['dataset']} {result['version']}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in result["tables"].items():
+        table.add_row(name, str(rows))
+    Console().print(table)
+    c = result["counts"]
+    print(f"published: {result['path']}")
+    print(f"read {c['read']} = published {c['published']} + quarantined {c['quarantined']} "
+          f"{json.dumps(c['quarantined_by_kind'])}")
+    u = result["token_usage"]
+    print(f"engine: {u['requests']} requests ({u['cached_requests']} cached), "
+          f"{u['completion_tokens']} tokens generated; timings {json.dumps(result['timings_s'])}")
+    print(f"load: datasets.load_dataset({result['path']!r}, '<table>') "
+          f"or polars.read_parquet('{result['path']}/<table>/*.parquet')")
