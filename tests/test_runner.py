@@ -164,3 +164,45 @@ def test_derive_seed_is_stable_and_distinct():
     seeds = {derive_seed(s, r, st, a) for s in (0, 1) for r in ("r1", "r2")
              for st in ("a", "b") for a in (0, 1)}
     assert len(seeds) == 16 and all(0 <= s < 2**31 for s in seeds)
+
+
+class OptionalEcho(Echo):
+    name: ClassVar[str] = "optional_echo"
+    optional: ClassVar[bool] = True
+
+    def build_request(self, row: Row, seed: int) -> GenerateRequest:
+        return GenerateRequest(messages=(ChatMessage(role="user", content="opt:" + row["text"]),),
+                               seed=seed)
+
+
+class OptionalTail(MapStep):
+    name: ClassVar[str] = "optional_tail"
+    optional: ClassVar[bool] = True
+
+    def apply(self, row: Row) -> Row:
+        return {**row, "tail": True}
+
+
+class Final(MapStep):
+    name: ClassVar[str] = "final"
+
+    def apply(self, row: Row) -> Row:
+        return {**row, "final": True}
+
+
+def test_a_failed_optional_step_keeps_the_row_and_skips_the_optional_tail():
+    def answer(r):
+        content = r.messages[0].content
+        return "bad" if content == "opt:x" else "ok:" + content
+
+    runner = RowRunner([Echo(), OptionalEcho(), OptionalTail(), Final()],
+                       ScriptedEngine(answer), run_seed=0, max_parse_attempts=2,
+                       derivation_key="k")
+    out = run_rows(rows("x", "y"), runner)
+    assert not out.quarantined
+    failed, ok = out.rows
+    assert failed["answer"] == "ok:x" and failed["final"] is True and "tail" not in failed
+    assert failed["step_failures"] == [
+        "optional_echo: parse: unparsable output after 2 attempts: not an answer"]
+    assert ok["tail"] is True and "step_failures" not in ok
+    assert out.stats["optional_failures"] == {"optional_echo": 1}

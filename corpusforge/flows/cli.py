@@ -19,7 +19,16 @@ from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 
-app = typer.Typer(help=__doc__.splitlines()[0], no_args_is_help=True, add_completion=False)
+# corpus -> module with DESCRIPTION and register(run_app, eval_app)
+CORPORA = {
+    "trace": "corpusforge.flows.commands.trace",
+    "ada": "corpusforge.flows.commands.ada",
+}
+_commands = {name: importlib.import_module(module) for name, module in CORPORA.items()}
+
+app = typer.Typer(
+    help=__doc__.splitlines()[0], no_args_is_help=True, add_completion=False,
+    epilog="Corpora: " + "; ".join(f"{n} ({m.DESCRIPTION})" for n, m in _commands.items()))
 run_app = typer.Typer(help="Run a corpus pipeline and publish a dataset version.",
                       no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate an engine with a corpus's benchmark.",
@@ -27,19 +36,15 @@ eval_app = typer.Typer(help="Evaluate an engine with a corpus's benchmark.",
 app.add_typer(run_app, name="run")
 app.add_typer(eval_app, name="eval")
 
-# corpus -> module with DESCRIPTION and register(run_app, eval_app)
-CORPORA = {
-    "trace": "corpusforge.flows.commands.trace",
-}
-for _module in CORPORA.values():
-    importlib.import_module(_module).register(run_app, eval_app)
+for _module in _commands.values():
+    _module.register(run_app, eval_app)
 
 
 @app.command("list")
 def list_corpora() -> None:
     """The corpora this installation can build."""
-    for name, module in CORPORA.items():
-        print(f"{name:10s} {importlib.import_module(module).DESCRIPTION}")
+    for name, module in _commands.items():
+        print(f"{name:10s} {module.DESCRIPTION}")
 
 
 @app.command("bench")

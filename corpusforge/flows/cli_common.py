@@ -6,6 +6,7 @@ Nothing here imports Prefect at module level (see flows/prefect_api.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,10 +64,13 @@ def build_config(config_file: Path | None, **options: Any) -> dict[str, Any]:
 
 
 def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path | None,
-             ray_address: str | None, task_cpus: int, progress: bool) -> dict[str, Any]:
+             ray_address: str | None, task_cpus: int, progress: bool,
+             preflight: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
     """Run a flow of corpusforge.flows.<module> with one Prefect API for all processes.
-    Known failures (bad input, a failed validation gate, a dead engine, a bad config) end
-    with their message and exit code 2, not a traceback."""
+    `preflight(config)` (validate the config, read the inputs) runs first, so a bad file
+    fails in a second rather than after Prefect and Ray have started. Known failures (bad
+    input, a failed validation gate, a dead engine, a bad config) end with their message
+    and exit code 2, not a traceback."""
     from pydantic import ValidationError
 
     from corpusforge.tasks.engines.errors import FatalEngineError
@@ -76,6 +80,8 @@ def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path 
     out.mkdir(parents=True, exist_ok=True)
     module_name, attr = flow_attr.split(":")
     try:
+        if preflight is not None:
+            preflight(config)
         with prefect_api(out / ".corpusforge" / "logs") as api_url:
             console.print(f"[dim]Prefect API: {api_url}[/dim]")
             import importlib
@@ -90,7 +96,7 @@ def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path 
                       task_cpus=task_cpus, progress=progress)
     except (InputError, ValidationGateError, FatalEngineError, ValidationError,
             PrefectServerError) as e:
-        console.print(f"[bold red]error:[/bold red] {e}")
+        console.print(f"[bold red]error:[/bold red] {e}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
 
 

@@ -177,7 +177,7 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
         # (polars and pyarrow read them) but left out of the card's configs.
         configs=configs_block([n for n, t in published.items() if t.num_rows],
                               default=recipe.primary_table if counts.published else None),
-        corpus_section=recipe.card_section(counts.model_dump(), config, published))
+        corpus_section=recipe.card_section(_card_counts(counts, stats), config, published))
     extra = recipe.extra_files(published, config)
     extra["validation.json"] = json.dumps(report.summary, indent=2, ensure_ascii=False).encode()
     path, version = publish_dataset(out_dir, dataset, published, card, manifest,
@@ -188,6 +188,16 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
                      timings_s={k: round(v, 3) for k, v in timings.items()},
                      token_usage=usage.model_dump(),
                      shards={"total": len(plan.shards), "committed": len(stats)})
+
+
+def _card_counts(counts: Counts, stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts plus, summed over shards, rows through each step and optional-step failures."""
+    summed: dict[str, dict[str, int]] = {"steps_applied": {}, "optional_failures": {}}
+    for shard in stats:
+        for field_name, total in summed.items():
+            for step, n in shard.get(field_name, {}).items():
+                total[step] = total.get(step, 0) + n
+    return {**counts.model_dump(), **summed}
 
 
 def _drop_orphans(tables: dict[str, pa.Table], primary: str) -> dict[str, pa.Table]:

@@ -138,7 +138,10 @@ class TraceConfig(CorpusConfig):
             raise ValueError(f"dimensions outside the taxonomy: {unknown}")
         if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
             raise ValueError("dimension weights must be >= 0 and not all 0")
-        return {lookup_dimension(k).label: v for k, v in w.items()}  # type: ignore[union-attr]
+        labels = {k: d.label for k in w if (d := lookup_dimension(k)) is not None}
+        if len(set(labels.values())) != len(w):
+            raise ValueError("a dimension is weighted twice (by label and by name)")
+        return {labels[k]: v for k, v in w.items()}
 
 
 class TraceEvalSampling(StrictModel):
@@ -241,6 +244,7 @@ class InstructionRecord(StrictModel):
     sft_accepted: bool
     sft_reason: str
     iopo_status: str
+    iopo_failure: str | None = None  # which IOPO step failed and why (status 'failed')
     template_versions: list[TemplateVersion]
     schema_version: int = SCHEMA_VERSION
 
@@ -299,10 +303,11 @@ class IopoShareGPTRecord(StrictModel):
 class IopoDpoRecord(StrictModel):
     """TRL's conversational preference layout. One pair gives up to two records: for x2,
     chosen y2 and rejected y1 (y1 was judged to fail x2); for x1, chosen y1 and rejected
-    y2, only when y2 was judged to fail x1 — otherwise y2 is no rejection for x1."""
+    y2, only when y2 was judged to fail x1 — otherwise y2 is no rejection for x1. Both
+    carry the pair's row id (every derived table shares its instruction's id, so the
+    platform drops them with it) and are told apart by `direction`."""
 
-    row_id: str       # "<pair row_id>#x1" / "#x2"
-    pair_id: str
+    row_id: str  # the pair's (instruction's) row id: (row_id, direction) is unique
     direction: Literal["x1", "x2"]
     prompt: list[ChatMessage]  # system + user
     chosen: list[ChatMessage]  # one assistant message
@@ -355,7 +360,8 @@ INSTRUCTIONS_SCHEMA = pa.schema([
     _f("response", _STR), _f("response_truncated", _BOOL), _f("response_model", _STR),
     _f("constraint_scores", _INTS), _f("scores_num", _INT), _f("overall_score", _FLOAT),
     _f("min_score", _INT), _f("judge_model", _STR), _f("sft_accepted", _BOOL),
-    _f("sft_reason", _STR), _f("iopo_status", _STR), _f("template_versions", _TEMPLATES),
+    _f("sft_reason", _STR), _f("iopo_status", _STR), _f("iopo_failure", _STR, True),
+    _f("template_versions", _TEMPLATES),
     _f("schema_version", _INT),
 ])
 SFT_SCHEMA = pa.schema([
@@ -380,7 +386,7 @@ IOPO_SHAREGPT_SCHEMA = pa.schema([
     _f("rejected", _TURN),
 ])
 IOPO_DPO_SCHEMA = pa.schema([
-    _f("row_id", _STR), _f("pair_id", _STR), _f("direction", _STR), _f("prompt", _CHAT),
+    _f("row_id", _STR), _f("direction", _STR), _f("prompt", _CHAT),
     _f("chosen", _CHAT), _f("rejected", _CHAT),
 ])
 TRACE_EVAL_SCHEMA = pa.schema([

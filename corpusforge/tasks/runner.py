@@ -30,6 +30,7 @@ from corpusforge.tasks.engines.protocol import Engine
 from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row, RowRejected, Step
 
 SNIPPET_CHARS = 300
+FAILURES_FIELD = "step_failures"  # optional steps that failed on a kept row
 
 
 def derive_seed(run_seed: int, row_id: str, step: str, attempt: int) -> int:
@@ -48,6 +49,7 @@ class RowOutcome:
     cache_hits: int = 0
     parse_retries: int = 0
     steps_applied: Counter[str] = field(default_factory=Counter)
+    optional_failures: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -79,35 +81,47 @@ class RowRunner:
     def run(self, row: Row) -> RowOutcome:
         outcome = RowOutcome(row=None)
         current = dict(row)
-        step_name = "-"
-        try:
-            for step in self.steps:
-                step_name = step.name
-                if not step.applies(current):
-                    continue
-                if isinstance(step, MapStep):
-                    current = step.apply(current)
-                elif isinstance(step, EngineStep):
-                    current = self._run_engine_step(step, current, outcome)
-                else:  # pragma: no cover - a new Step kind must be taught to the runner
-                    raise TypeError(f"unknown step type {type(step).__name__}")
+        optional_failed = False
+        for step in self.steps:
+            if (optional_failed and step.optional) or not step.applies(current):
+                continue
+            failure = self._apply(step, current, outcome)
+            if isinstance(failure, dict):
+                current = failure
                 outcome.steps_applied[step.name] += 1
+            elif step.optional:
+                kind, message, _raw = failure
+                failures = [*current.get(FAILURES_FIELD, []), f"{step.name}: {kind}: {message}"]
+                current = {**current, FAILURES_FIELD: failures}
+                outcome.optional_failures[step.name] += 1
+                optional_failed = True
+            else:
+                kind, message, raw = failure
+                outcome.quarantine = self._record(row, step.name, kind, message, raw)
+                return outcome
+        outcome.row = current
+        return outcome
+
+    def _apply(self, step: Step, row: Row,
+               outcome: RowOutcome) -> Row | tuple[ErrorKind, str, str]:
+        """The step's new row, or (error kind, message, raw output) of why it failed."""
+        try:
+            if isinstance(step, MapStep):
+                return step.apply(row)
+            if isinstance(step, EngineStep):
+                return self._run_engine_step(step, row, outcome)
+            raise TypeError(f"unknown step type {type(step).__name__}")
         except (TransientEngineError, FatalEngineError):
             raise
         except _Quarantined as q:
-            outcome.quarantine = self._record(row, step_name, q.kind, str(q), q.raw)
+            return q.kind, str(q), q.raw
         except RowRejected as e:
-            outcome.quarantine = self._record(row, step_name, "rejected", str(e))
+            return "rejected", str(e), ""
         except RowTooLongError as e:
-            outcome.quarantine = self._record(row, step_name, "error",
-                                              f"prompt longer than the model's context: {e}")
+            return "error", f"prompt longer than the model's context: {e}", ""
         except Exception as e:  # one bad row never kills a run
             where = traceback.extract_tb(e.__traceback__)[-1]
-            msg = f"{type(e).__name__}: {e} (at {where.filename}:{where.lineno})"
-            outcome.quarantine = self._record(row, step_name, "error", msg)
-        else:
-            outcome.row = current
-        return outcome
+            return "error", f"{type(e).__name__}: {e} (at {where.filename}:{where.lineno})", ""
 
     def _run_engine_step(self, step: EngineStep, row: Row, outcome: RowOutcome) -> Row:
         assert self.engine is not None
@@ -172,8 +186,10 @@ def summarise(outcomes: Sequence[RowOutcome], *, read: int, elapsed_s: float) ->
     usage = sum((o.usage for o in outcomes), Usage())
     fresh = sum((o.fresh_usage for o in outcomes), Usage())
     steps: Counter[str] = Counter()
+    optional_failures: Counter[str] = Counter()
     for o in outcomes:
         steps.update(o.steps_applied)
+        optional_failures.update(o.optional_failures)
     stats = {
         "read": read,
         "kept": len(kept),
@@ -187,6 +203,7 @@ def summarise(outcomes: Sequence[RowOutcome], *, read: int, elapsed_s: float) ->
         "fresh_prompt_tokens": fresh.prompt_tokens,
         "fresh_completion_tokens": fresh.completion_tokens,
         "steps_applied": dict(steps),
+        "optional_failures": dict(optional_failures),
         "elapsed_s": round(elapsed_s, 3),
     }
     return ShardOutcome(rows=kept, quarantined=quarantined, stats=stats)

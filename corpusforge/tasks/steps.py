@@ -17,7 +17,7 @@ from corpusforge.schemas.engine_io import GenerateRequest, GenerateResult
 Row = dict[str, Any]
 
 
-class RowRejected(Exception):  # noqa: N818 - a decision, not a malfunction
+class RowRejected(Exception):
     """A corpus rule rejects this row (e.g. quality control). Quarantined as 'rejected'."""
 
 
@@ -35,6 +35,10 @@ class Step(ABC):
     version: ClassVar[int] = 1
     requires: ClassVar[tuple[str, ...]] = ()
     produces: ClassVar[tuple[str, ...]] = ()
+    # An optional step adds value to a row that is already good (e.g. an IOPO pair on top
+    # of an accepted SFT example): if it fails, the runner keeps the row, records the
+    # failure in the row's `step_failures` and skips the remaining optional steps.
+    optional: ClassVar[bool] = False
 
     def applies(self, row: Row) -> bool:
         """False skips this step for the row (the row passes through unchanged)."""

@@ -129,6 +129,17 @@ def test_a_schema_llama_cpp_cannot_compile_is_fatal_not_silently_relaxed(
         smollm2.generate(_ask("Hi.", max_tokens=4, json_schema={"type": "frobnicate"}))
 
 
+def test_a_schema_whose_grammar_llama_cpp_rejects_is_fatal(smollm2: LlamaCppEngine) -> None:
+    """The JSON-schema converter emits a grammar llama.cpp cannot parse for this pattern;
+    without the check the request would run unconstrained."""
+    schema = {"type": "object", "properties": {"overall": {
+        "type": "string", "pattern": r"^\[\[[0-9]+(\.[0-9]+)?\]\]$"}}, "required": ["overall"]}
+    with pytest.raises(FatalEngineError, match="rejects the grammar"):
+        smollm2.generate(GenerateRequest(
+            messages=(ChatMessage(role="user", content="score"),), json_schema=schema,
+            sampling=SamplingParams(max_tokens=8)))
+
+
 def test_score_ranks_the_plausible_continuation_higher(smollm2: LlamaCppEngine) -> None:
     result = smollm2.score(ScoreRequest(prompt="The capital of France is",
                                         continuations=(" Paris", " banana", " Paris")))

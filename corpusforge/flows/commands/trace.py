@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,7 +61,7 @@ def run_trace(
                        shard_size=shard_size,
                        on_bad_rows="quarantine" if skip_bad_rows else None)
     result = run_flow("corpusforge.flows.trace:trace_flow", out, cfg, cache_dir, ray_address,
-                      task_cpus, progress)
+                      task_cpus, progress, preflight=_read_trace_inputs)
     print_result(result)
 
 
@@ -87,11 +87,21 @@ def eval_trace(
                        shard_size=shard_size,
                        on_bad_rows="quarantine" if skip_bad_rows else None)
     result = run_flow("corpusforge.flows.trace:trace_eval_flow", out, cfg, cache_dir,
-                      ray_address, task_cpus, progress)
+                      ray_address, task_cpus, progress, preflight=_read_eval_inputs)
     print_result(result)
-    import polars as pl
+    summary = json.loads((Path(result["path"]) / "summary.json").read_text(encoding="utf-8"))
+    print(json.dumps(summary, indent=2))
 
-    from corpusforge.tasks.trace.evaluate import summarize
 
-    frame = pl.read_parquet(f"{result['path']}/evaluation/*.parquet")
-    print(json.dumps(summarize(frame.to_arrow()), indent=2))
+def _read_trace_inputs(config: dict[str, Any]) -> object:
+    from corpusforge.schemas.trace import TraceConfig
+    from corpusforge.tasks.trace.recipe import TraceRecipe
+
+    return TraceRecipe().read_inputs(TraceConfig.model_validate(config))
+
+
+def _read_eval_inputs(config: dict[str, Any]) -> object:
+    from corpusforge.schemas.trace import TraceEvalConfig
+    from corpusforge.tasks.trace.recipe import TraceEvalRecipe
+
+    return TraceEvalRecipe().read_inputs(TraceEvalConfig.model_validate(config))

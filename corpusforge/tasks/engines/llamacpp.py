@@ -111,14 +111,24 @@ class LlamaCppEngine:
             return None
         key = canonical_json(schema)
         if key not in self._grammars:
-            from llama_cpp import LlamaGrammar
+            import llama_cpp
+            from llama_cpp import LlamaGrammar, llama_grammar
 
             try:
-                self._grammars[key] = LlamaGrammar.from_json_schema(json.dumps(schema),
-                                                                    verbose=False)
+                gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+                self._grammars[key] = LlamaGrammar.from_string(gbnf, verbose=False)
             except Exception as err:
                 raise FatalEngineError(f"llama.cpp cannot compile the JSON schema: {err}"
                                        ) from err
+            # The conversion does not check its output; a broken grammar would only print
+            # to stderr when sampling starts and then constrain nothing. Ask llama.cpp now.
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                self._generator._model.vocab, gbnf.encode(), b"root")
+            if not sampler:
+                del self._grammars[key]
+                raise FatalEngineError("llama.cpp rejects the grammar compiled from the JSON "
+                                       f"schema (unsupported construct?): {json.dumps(schema)}")
+            llama_cpp.llama_sampler_free(sampler)
         return self._grammars[key]
 
     # ------------------------------------------------------------ score

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corpusforge.schemas.engine_io import ChatMessage, GenerateRequest, GenerateResult, SamplingParams
+from corpusforge.schemas.engine_io import (
+    ChatMessage,
+    GenerateRequest,
+    GenerateResult,
+    SamplingParams,
+)
 from corpusforge.schemas.trace import EditOperation, IopoConfig
 from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row
 from corpusforge.tasks.trace import parsing
@@ -46,6 +51,7 @@ def apply_edits(items: Sequence[dict[str, str]],
 
 class IopoEdit(EngineStep):
     name = "trace.iopo_edit"
+    optional = True
     template = "iopo_edit.j2"
     requires = ("constraint_items", "user_message", "y1", "sft_accepted")
     produces = ("edit_operations", *X2_FIELDS)
@@ -61,7 +67,8 @@ class IopoEdit(EngineStep):
             self.template, message=row["user_message"], response=row["y1"],
             operations=list(self.config.operations), dimension_names=list(parsing.ALL_NAMES),
             max_operations=self.config.max_operations)
-        schema = parsing.edit_schema(self.config.operations, self.config.max_operations)
+        schema = parsing.edit_schema(self.config.operations, self.config.max_operations,
+                                     len(row["constraint_items"]))
         return GenerateRequest(messages=(ChatMessage(role="user", content=prompt),),
                                sampling=self.sampling, seed=seed, json_schema=schema)
 
@@ -78,6 +85,7 @@ class IopoEdit(EngineStep):
 
 class JudgeY1OnX2(Judge):
     name = "trace.judge_y1_x2"
+    optional = True
     constraints_key = "x2_constraints"
     message_key = "x2_user_message"
     response_key = "y1"
@@ -91,6 +99,7 @@ class JudgeY1OnX2(Judge):
 
 class RespondX2(Respond):
     name = "trace.respond_x2"
+    optional = True
     message_key = "x2_user_message"
     output = "y2"
     requires = ("x2_user_message", "y1_x2_scores")
@@ -102,6 +111,7 @@ class RespondX2(Respond):
 
 class JudgeY2OnX2(Judge):
     name = "trace.judge_y2_x2"
+    optional = True
     constraints_key = "x2_constraints"
     message_key = "x2_user_message"
     response_key = "y2"
@@ -115,6 +125,7 @@ class JudgeY2OnX2(Judge):
 
 class JudgeY2OnX1(Judge):
     name = "trace.judge_y2_x1"
+    optional = True
     constraints_key = "constraints"
     message_key = "user_message"
     response_key = "y2"
@@ -131,6 +142,7 @@ class AcceptIopo(MapStep):
     """iopo_status: accepted | y1_satisfies_x2 | y2_truncated | y2_fails_x2."""
 
     name = "trace.accept_iopo"
+    optional = True
     requires = ("x2_user_message", "y1_x2_scores")
     produces = ("iopo_status", "iopo_accepted")
 

@@ -27,6 +27,8 @@ from corpusforge.tasks.steps import ParseError
 
 # The spec's regex, applied to the judge's `overall` field.
 OVERALL_RE = re.compile(r"Constraints Overall Score:\s*\[\[([0-9.]+)\]\]")
+# What the judge's `overall` field must look like while decoding (see judge_schema).
+OVERALL_PATTERN = r"^Constraints Overall Score: \[\[[0-9]{1,2}([.][0-9]{1,2})?\]\]$"
 QC_PROBLEMS = ("redundant", "contradictory", "incomplete", "unsatisfiable")
 ALL_NAMES = tuple(d.name for d in TAXONOMY)
 _LEADING_NUMBER = re.compile(r"^\s*\d{1,2}\s*[.、)）]\s*")
@@ -56,6 +58,8 @@ def clean_constraint(value: Any, where: str, raw: str) -> str:
         raise ParseError(f"{where}: empty constraint", raw=raw)
     if "\n" in text or "\r" in text:
         raise ParseError(f"{where}: constraint spans several lines", raw=raw)
+    if not any(ch.isalnum() for ch in text):
+        raise ParseError(f"{where}: constraint {text!r} has no words", raw=raw)
     return text
 
 
@@ -101,14 +105,30 @@ def parse_constraint_items(items: Any, *, names: Sequence[str], n: int | None,
 
 
 # ---------------------------------------------------------------- expand
-def expand_schema(names: Sequence[str], n: int) -> dict[str, Any]:
-    return {"type": "object", "properties": {"constraints": _constraint_items_schema(names, n)},
+def expand_schema(planned: Sequence[str]) -> dict[str, Any]:
+    """One {dimension, constraint} per planned dimension, in plan order, with the dimension
+    fixed by the grammar (`const`): the model writes each constraint right after the name
+    of the dimension it is for, instead of choosing tags it cannot keep apart."""
+    items = [{"type": "object",
+              "properties": {"dimension": {"const": name},
+                             "constraint": {"type": "string", "minLength": 1}},
+              "required": ["dimension", "constraint"], "additionalProperties": False}
+             for name in planned]
+    array = {"type": "array", "prefixItems": items, "items": False,
+             "minItems": len(items), "maxItems": len(items)}
+    return {"type": "object", "properties": {"constraints": array},
             "required": ["constraints"], "additionalProperties": False}
 
 
-def parse_expand(text: str, names: Sequence[str], n: int) -> list[tuple[Dimension, str]]:
+def parse_expand(text: str, planned: Sequence[str]) -> list[tuple[Dimension, str]]:
+    """Exactly the planned dimensions, in plan order."""
     value = load_object(text, ["constraints"])
-    return parse_constraint_items(value["constraints"], names=names, n=n, raw=text)
+    items = parse_constraint_items(value["constraints"], names=ALL_NAMES, n=len(planned),
+                                   raw=text)
+    got = [d.name for d, _ in items]
+    if got != list(planned):
+        raise ParseError(f"dimensions {got} differ from the plan {list(planned)}", raw=text)
+    return items
 
 
 # ---------------------------------------------------------------- quality control
@@ -121,17 +141,28 @@ class QcVerdict:
 
 
 def qc_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {
-            "verdict": {"enum": ["keep", "repair", "reject"]},
-            "problems": {"type": "array", "items": {"enum": list(QC_PROBLEMS)}},
-            "reason": {"type": "string"},
-            "constraints": {**_constraint_items_schema(ALL_NAMES, None), "minItems": 0},
-        },
-        "required": ["verdict", "problems", "reason", "constraints"],
-        "additionalProperties": False,
-    }
+    """One shape per verdict, so that constrained decoding cannot produce the inconsistent
+    combinations parse_qc rejects (a keep with problems, a repair without constraints)."""
+    def shape(verdict: str, problems: tuple[int, int], constraints: tuple[int, int]
+              ) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "verdict": {"const": verdict},
+                "problems": {"type": "array", "items": {"enum": list(QC_PROBLEMS)},
+                             "minItems": problems[0], "maxItems": problems[1]},
+                "reason": {"type": "string", "minLength": 0 if verdict == "keep" else 1},
+                "constraints": {**_constraint_items_schema(ALL_NAMES, None),
+                                "minItems": constraints[0], "maxItems": constraints[1]},
+            },
+            "required": ["verdict", "problems", "reason", "constraints"],
+            "additionalProperties": False,
+        }
+
+    n = len(QC_PROBLEMS)
+    return {"anyOf": [shape("keep", (0, 0), (0, 0)),
+                      shape("repair", (1, n), (1, MAX_CONSTRAINTS)),
+                      shape("reject", (1, n), (0, 0))]}
 
 
 def parse_qc(text: str) -> QcVerdict:
@@ -167,20 +198,21 @@ class JudgeVerdict:
 
 
 def judge_schema(n: int) -> dict[str, Any]:
-    score = {
-        "type": "object",
-        "properties": {"constraint": {"type": "integer", "minimum": 1, "maximum": n},
-                       "reason": {"type": "string"},
-                       "score": {"type": "integer", "minimum": 0, "maximum": 10}},
-        "required": ["constraint", "reason", "score"],
-        "additionalProperties": False,
-    }
+    """Scores for constraints 1..n in order (`const` index, `enum` 0-10, so llama.cpp's
+    grammar enforces them: its converter ignores minimum/maximum), then the overall line.
+    The pattern bounds the digits (a small model otherwise writes zeros until max_tokens)
+    and avoids `\\.`, which llama-cpp-python turns into an invalid grammar."""
+    items = [{"type": "object",
+              "properties": {"constraint": {"const": i}, "reason": {"type": "string"},
+                             "score": {"enum": list(range(11))}},
+              "required": ["constraint", "reason", "score"], "additionalProperties": False}
+             for i in range(1, n + 1)]
     return {
         "type": "object",
         "properties": {
-            "scores": {"type": "array", "items": score, "minItems": n, "maxItems": n},
-            "overall": {"type": "string",
-                        "pattern": r"^Constraints Overall Score: \[\[[0-9]+(\.[0-9]+)?\]\]$"},
+            "scores": {"type": "array", "prefixItems": items, "items": False,
+                       "minItems": n, "maxItems": n},
+            "overall": {"type": "string", "pattern": OVERALL_PATTERN},
         },
         "required": ["scores", "overall"],
         "additionalProperties": False,
@@ -219,16 +251,23 @@ def parse_judge(text: str, n: int) -> JudgeVerdict:
 
 
 # ---------------------------------------------------------------- IOPO edits
-def edit_schema(operations: Sequence[str], max_operations: int) -> dict[str, Any]:
-    op = {
-        "type": "object",
-        "properties": {"op": {"enum": list(operations)},
-                       "index": {"type": ["integer", "null"]},
-                       "dimension": {"enum": [*ALL_NAMES, None]},
-                       "constraint": {"type": ["string", "null"]}},
-        "required": ["op", "index", "dimension", "constraint"],
-        "additionalProperties": False,
+def edit_schema(operations: Sequence[str], max_operations: int, n: int) -> dict[str, Any]:
+    """One shape per operation against x1's n constraints, so that constrained decoding
+    cannot write an add with an index or a delete with text (parse_edits still checks)."""
+    names = {"enum": list(ALL_NAMES)}
+    index = {"enum": list(range(1, n + 1))}
+    text = {"type": "string", "minLength": 1}
+    shapes = {
+        "add": {"index": {"type": "null"}, "dimension": names, "constraint": text},
+        "delete": {"index": index, "dimension": {"type": "null"},
+                   "constraint": {"type": "null"}},
+        "revise": {"index": index, "dimension": {"enum": [*ALL_NAMES, None]},
+                   "constraint": text},
     }
+    op = {"anyOf": [{"type": "object",
+                     "properties": {"op": {"const": name}, **shapes[name]},
+                     "required": ["op", "index", "dimension", "constraint"],
+                     "additionalProperties": False} for name in operations]}
     return {"type": "object",
             "properties": {"operations": {"type": "array", "items": op, "minItems": 1,
                                           "maxItems": max_operations}},

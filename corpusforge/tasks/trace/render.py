@@ -2,7 +2,8 @@
 
 The released template is
 
-    description + "\\n" + "\\n".join(constraints) + "\\n" + ("# Inputs:\\n" + input + "\\n" if input)
+    description + "\\n" + "\\n".join(constraints) + "\\n"
+    + ("# Inputs:\\n" + input + "\\n" if input)
 
 and all 1,042 evaluation rows obey it exactly. Rendering is therefore the only direction
 the pipeline needs: instructions are kept structured end to end. `parse` exists for users

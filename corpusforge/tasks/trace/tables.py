@@ -8,10 +8,10 @@ from typing import Any
 
 from corpusforge.schemas.trace import (
     DIMENSION_BY_LABEL,
+    InstructionRecord,
     IopoDpoRecord,
     IopoRecord,
     IopoShareGPTRecord,
-    InstructionRecord,
     SftRecord,
     TemplateVersion,
     TraceEvalResult,
@@ -39,9 +39,12 @@ def _chat(*turns: tuple[str, str]) -> list[dict[str, str]]:
 
 
 def iopo_status(row: Row, iopo_enabled: bool) -> str:
-    """accepted | y1_satisfies_x2 | y2_truncated | y2_fails_x2, or why it was not tried."""
+    """accepted | y1_satisfies_x2 | y2_truncated | y2_fails_x2 | failed (the reason is in
+    iopo_failure), or why it was not tried."""
     if "iopo_status" in row:
         return str(row["iopo_status"])
+    if row.get("step_failures"):  # an IOPO step failed; the SFT example is kept
+        return "failed"
     if not iopo_enabled:
         return "disabled"
     return "x1_not_accepted" if not row["sft_accepted"] else "not_attempted"
@@ -63,7 +66,9 @@ def instruction_record(row: Row, versions: dict[str, str], iopo_enabled: bool) -
         constraint_scores=scores, scores_num=len(scores), overall_score=row["y1_x1_overall"],
         min_score=min(scores), judge_model=row["y1_x1_judge_model"],
         sft_accepted=row["sft_accepted"], sft_reason=row["sft_reason"],
-        iopo_status=iopo_status(row, iopo_enabled), template_versions=_versions(versions),
+        iopo_status=iopo_status(row, iopo_enabled),
+        iopo_failure="; ".join(row["step_failures"]) if row.get("step_failures") else None,
+        template_versions=_versions(versions),
     ))
 
 
@@ -103,17 +108,17 @@ def iopo_records(row: Row) -> tuple[Record, Record, list[Record]]:
     }))
     system = ("system", system_prompt())
     dpo = [_dump(IopoDpoRecord(
-        row_id=f"{rid}#x2", pair_id=rid, direction="x2", prompt=_chat(system, ("user", x2)),
+        row_id=rid, direction="x2", prompt=_chat(system, ("user", x2)),
         chosen=_chat(("assistant", y2)), rejected=_chat(("assistant", y1))))]
     if "y2_x1_scores" in row and not fully_compliant(row["y2_x1_scores"]):
         dpo.insert(0, _dump(IopoDpoRecord(
-            row_id=f"{rid}#x1", pair_id=rid, direction="x1", prompt=_chat(system, ("user", x1)),
+            row_id=rid, direction="x1", prompt=_chat(system, ("user", x1)),
             chosen=_chat(("assistant", y1)), rejected=_chat(("assistant", y2)))))
     return iopo, sharegpt, dpo
 
 
 def eval_record(row: Row, versions: dict[str, str]) -> Record:
-    scores = row["judge_scores"]
+    scores = row["eval_scores"]
     return _dump(TraceEvalResult(
         row_id=row["row_id"], category=row["category"], description=row["description"],
         input=row["input"], constraints=row["constraints"],
@@ -122,7 +127,7 @@ def eval_record(row: Row, versions: dict[str, str]) -> Record:
         dimensions_off_taxonomy=_off_taxonomy(row["constraint_dimensions"]),
         user_message=row["user_message"], response=row["response"],
         response_truncated=row["response_truncated"], response_model=row["response_model"],
-        constraint_scores=scores, scores_num=len(scores), overall_score=row["judge_overall"],
+        constraint_scores=scores, scores_num=len(scores), overall_score=row["eval_overall"],
         min_score=min(scores), all_constraints_10=fully_compliant(scores),
-        judge_model=row["judge_judge_model"], template_versions=_versions(versions),
+        judge_model=row["eval_judge_model"], template_versions=_versions(versions),
     ))

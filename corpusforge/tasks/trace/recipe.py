@@ -1,0 +1,203 @@
+"""The TRACE / IOPO recipes the generic platform runs.
+
+TraceRecipe builds the corpus: seeds -> complex instructions -> responses -> judged SFT
+examples -> IOPO pairs. Every seed that survives quality control and parsing is one row of
+`instructions` (the primary table), so read == instructions + quarantined; the other
+tables are subsets of those rows (sft), or derived from them (iopo and its two layouts),
+and share their row ids. The runner has no optional steps: output that stays unparsable
+in an IOPO step quarantines the whole row, SFT example included.
+
+TraceEvalRecipe is the benchmark: one `trace_eval` row per evaluation item answered and
+judged by the configured engine; `summarize` turns that table into the paper's numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.schemas.expectations.trace import TRACE_EVAL_EXPECTATIONS, TRACE_EXPECTATIONS
+from corpusforge.schemas.trace import (
+    SCHEMA_VERSION,
+    TRACE_EVAL_TABLE_SCHEMAS,
+    TRACE_TABLE_SCHEMAS,
+    TraceConfig,
+    TraceEvalConfig,
+    TraceEvalItem,
+)
+from corpusforge.tasks.inputs import read_jsonl
+from corpusforge.tasks.recipe import InputBatch, Recipe
+from corpusforge.tasks.steps import Row, Step
+from corpusforge.tasks.trace import evaluate, tables
+from corpusforge.tasks.trace.iopo import iopo_steps
+from corpusforge.tasks.trace.seeds import load_seeds
+from corpusforge.tasks.trace.steps import (
+    AcceptSft,
+    Expand,
+    Judge,
+    PlanConstraints,
+    QualityControl,
+    Respond,
+    Structure,
+    template_names,
+)
+from corpusforge.tasks.trace.templates import template_versions
+
+
+def _check(config: CorpusConfig, model: type[CorpusConfig]) -> Any:
+    if not isinstance(config, model):
+        raise TypeError(f"expected a {model.__name__}, got {type(config).__name__}")
+    return config
+
+
+class TraceRecipe(Recipe):
+    name = "trace"
+    config_model = TraceConfig
+    schema_version = SCHEMA_VERSION
+    table_schemas = TRACE_TABLE_SCHEMAS
+    primary_table = "instructions"
+    expectations = TRACE_EXPECTATIONS
+    pretty_name = "TRACE / IOPO complex instruction following"
+    summary = ("Complex instructions built from simple seed tasks by adding constraints from "
+               "the TRACE taxonomy (IOPO, arXiv 2411.06208), with judged responses, an SFT "
+               "set of fully compliant answers and IOPO input/output preference pairs.")
+    languages = ("zh", "en")
+    tags = ("instruction-following", "complex-instructions", "sft", "preference", "dpo")
+
+    def read_inputs(self, config: CorpusConfig) -> InputBatch:
+        c: TraceConfig = _check(config, TraceConfig)
+        return load_seeds(c.seeds_path, on_bad_rows=c.on_bad_rows, limit=c.limit)
+
+    def steps(self, config: CorpusConfig) -> list[Step]:
+        c: TraceConfig = _check(config, TraceConfig)
+        s = c.sampling
+        steps: list[Step] = [
+            PlanConstraints(c.constraint_count, c.dimension_weights, c.seed),
+            Expand(s.expand), Structure(), QualityControl(s.qc), Respond(s.respond),
+            Judge(s.judge), AcceptSft(),
+        ]
+        if c.iopo.enabled:
+            steps += iopo_steps(c.iopo, s.iopo_edit, s.respond, s.judge)
+        return steps
+
+    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+        c: TraceConfig = _check(config, TraceConfig)
+        versions = self.template_versions()
+        out: dict[str, list[dict[str, Any]]] = {name: [] for name in self.table_schemas}
+        for row in rows:
+            out["instructions"].append(tables.instruction_record(row, versions, c.iopo.enabled))
+            if row["sft_accepted"]:
+                out["sft"].append(tables.sft_record(row))
+            if row.get("iopo_accepted"):
+                iopo, sharegpt, dpo = tables.iopo_records(row)
+                out["iopo"].append(iopo)
+                out["iopo_sharegpt"].append(sharegpt)
+                out["iopo_dpo"].extend(dpo)
+        return out
+
+    def template_versions(self) -> dict[str, str]:
+        return template_versions(template_names())
+
+    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+                     tables: dict[str, pa.Table]) -> str:
+        return card_markdown(counts)
+
+
+class TraceEvalRecipe(Recipe):
+    name = "trace_eval"
+    config_model = TraceEvalConfig
+    schema_version = SCHEMA_VERSION
+    table_schemas = TRACE_EVAL_TABLE_SCHEMAS
+    primary_table = "trace_eval"
+    expectations = TRACE_EVAL_EXPECTATIONS
+    pretty_name = "TRACE benchmark results"
+    summary = ("Answers of the configured model to the TRACE evaluation set, each judged "
+               "per constraint (0-10) with an overall score.")
+    languages = ("zh",)
+    tags = ("instruction-following", "evaluation")
+
+    def read_inputs(self, config: CorpusConfig) -> InputBatch:
+        c: TraceEvalConfig = _check(config, TraceEvalConfig)
+        batch = read_jsonl(c.resolved_eval_path(), TraceEvalItem, id_field="id",
+                           on_bad_rows=c.on_bad_rows, limit=c.limit)
+        batch.rows = [evaluate.eval_row(r) for r in batch.rows]
+        return batch
+
+    def steps(self, config: CorpusConfig) -> list[Step]:
+        c: TraceEvalConfig = _check(config, TraceEvalConfig)
+        return [evaluate.AnswerEval(c.sampling.respond), evaluate.JudgeEval(c.sampling.judge)]
+
+    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+        versions = self.template_versions()
+        return {"trace_eval": [tables.eval_record(r, versions) for r in rows]}
+
+    def template_versions(self) -> dict[str, str]:
+        return template_versions(("judge.j2",))
+
+    summarize = staticmethod(evaluate.summarize)
+
+    def evaluation_summary(self, tables: dict[str, pa.Table],
+                           config: CorpusConfig) -> dict[str, Any]:
+        """Scores over every input item: one without a verdict counts as a failure."""
+        return evaluate.summarize(tables[self.primary_table], self.read_inputs(config).rows)
+
+    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+                     tables: dict[str, pa.Table]) -> str:
+        return "\n".join([
+            "## TRACE evaluation", "",
+            "Every item answered by the configured engine and judged per constraint (0-10); "
+            "an item counts as passed only with every constraint at 10. Items without a "
+            "verdict count as failures.", "",
+            evaluate.summary_markdown(self.evaluation_summary(tables, config))])
+
+    def extra_files(self, tables: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
+        summary = self.evaluation_summary(tables, config)
+        return {"summary.json": json.dumps(summary, indent=2).encode()}
+
+
+def _n(mapping: Any, key: str) -> str:
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    return "n/a" if value is None else str(value)
+
+
+def card_markdown(counts: dict[str, Any]) -> str:
+    """The funnel, from the run's counts (storage.manifest.Counts as a dict): `read`,
+    `tables`, `quarantined_by_kind`, `quarantined_by_step`, and `steps_applied` (rows that
+    went through each step) where the platform provides it; a missing number is "n/a"."""
+    t, q = counts.get("tables", {}), counts.get("quarantined_by_kind", {})
+    by_step, applied = counts.get("quarantined_by_step", {}), counts.get("steps_applied", {})
+    parse_by_step = ", ".join(f"{k} {v}" for k, v in sorted(by_step.items())
+                              if k.startswith("trace.")) or "none"
+    rows = [
+        ("seed instructions read", _n(counts, "read")),
+        ("bad seed lines (quarantined)", _n(q, "bad_input")),
+        ("rejected by quality control (quarantined)", _n(q, "rejected")),
+        ("unparsable model output after retries (quarantined)", _n(q, "parse")),
+        ("other row errors (quarantined)", _n(q, "error")),
+        ("instructions: passed quality control, answered and judged", _n(t, "instructions")),
+        ("responses with every constraint at 10 (sft)", _n(t, "sft")),
+        ("IOPO edits tried (x1 accepted)", _n(applied, "trace.iopo_edit")),
+        ("x2 answered (y1 judged to fail x2)", _n(applied, "trace.respond_x2")),
+        ("y2 complete and judged 10 on every constraint of x2",
+         _n(applied, "trace.judge_y2_x1")),
+        ("IOPO pairs (iopo, iopo_sharegpt)", _n(t, "iopo")),
+        ("DPO records (iopo_dpo)", _n(t, "iopo_dpo")),
+    ]
+    return "\n".join([
+        "## TRACE / IOPO construction", "",
+        "Seeds are expanded with constraints drawn from the 26-dimension TRACE taxonomy, "
+        "checked for redundant, contradictory, incomplete or unsatisfiable constraints, "
+        "answered and judged per constraint (0-10). Only complete responses scoring 10 on "
+        "every constraint enter `sft`; the others stay in `instructions` with their scores "
+        "and `sft_reason`. IOPO pairs edit x1's constraints into x2 so that y1 fails x2, "
+        "and keep y2 only when it scores 10 on every constraint of x2. In `iopo_sharegpt` "
+        "(the released layout) chosen/rejected are y1/y2, not good/bad; `iopo_dpo` holds "
+        "(x2: y2 over y1) for every pair and (x1: y1 over y2) where y2 was judged to fail "
+        "x1.", "",
+        "| stage | rows |", "|---|---|",
+        *(f"| {label} | {value} |" for label, value in rows),
+        "", f"Quarantined by step: {parse_by_step}.",
+    ])

@@ -1,0 +1,155 @@
+"""Shared helpers for the TRACE tests: the fixture location and a scripted fake engine.
+(No conftest or __init__ here: a `tests/trace` package would shadow the stdlib `trace`.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from corpusforge.schemas.engine_io import GenerateRequest, GenerateResult, Usage
+from corpusforge.schemas.trace import TRACE_TABLE_SCHEMAS, ConstraintCount, TraceConfig
+from corpusforge.tasks.runner import RowOutcome, RowRunner
+from corpusforge.tasks.trace.recipe import TraceRecipe
+
+FIXTURES = Path(os.environ.get("CORPUSFORGE_FIXTURES",
+                               Path(__file__).resolve().parents[3] / "shared" / "fixtures"))
+EVAL_FILE = FIXTURES / "trace" / "trace_eval.jsonl"
+IOPO_SAMPLE = FIXTURES / "trace" / "iopo_pair_sample.json"
+
+
+def eval_rows() -> list[dict[str, Any]]:
+    if not EVAL_FILE.is_file():
+        pytest.skip(f"fixture {EVAL_FILE} not available")
+    with open(EVAL_FILE, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def kind_of(request: GenerateRequest) -> str:
+    """Which TRACE prompt a request carries, from its text."""
+    first = request.messages[0]
+    if first.role == "system":
+        return "respond"
+    for marker, kind in (("Turn a simple task", "expand"), ("Check the constraints", "qc"),
+                         ("You are a strict judge", "judge"),
+                         ("An instruction and a response", "edit")):
+        if first.content.startswith(marker):
+            return kind
+    raise AssertionError(f"unknown prompt: {first.content[:80]!r}")
+
+
+Reply = str | tuple[str, str]  # text, or (text, finish_reason)
+Handler = Callable[[GenerateRequest], Reply]
+
+
+class FakeEngine:
+    """Answers each kind of request with its handler; records every request."""
+
+    model_id = "fake:trace"
+
+    def __init__(self, **handlers: Handler) -> None:
+        self.handlers = handlers
+        self.requests: list[tuple[str, GenerateRequest]] = []
+
+    def generate(self, request: GenerateRequest) -> GenerateResult:
+        kind = kind_of(request)
+        self.requests.append((kind, request))
+        reply = self.handlers[kind](request)
+        text, reason = reply if isinstance(reply, tuple) else (reply, "stop")
+        return GenerateResult(texts=(text,), usage=Usage(prompt_tokens=5, completion_tokens=3),
+                              model="fake-model", finish_reasons=(reason,))
+
+    def kinds(self) -> list[str]:
+        return [k for k, _ in self.requests]
+
+    def close(self) -> None:
+        pass
+
+
+def judge_json(scores: list[int], overall: str | None = None) -> str:
+    mean = sum(scores) / len(scores)
+    return json.dumps({
+        "scores": [{"constraint": i, "reason": "ok", "score": s}
+                   for i, s in enumerate(scores, start=1)],
+        "overall": overall if overall is not None else f"Constraints Overall Score: [[{mean:g}]]",
+    })
+
+
+def constraints_json(items: list[tuple[str, str]]) -> str:
+    return json.dumps({"constraints": [{"dimension": d, "constraint": c} for d, c in items]},
+                      ensure_ascii=False)
+
+
+def n_constraints(request: GenerateRequest) -> int:
+    """The number of scores a judge request asks for (from its JSON schema)."""
+    assert request.json_schema is not None
+    return request.json_schema["properties"]["scores"]["minItems"]
+
+
+# ---------------------------------------------------------------- a scripted TRACE run
+SEED = {"row_id": "s1", "seed_id": "s1", "description": "写一首关于秋天的诗", "input": None,
+        "seed_source": ""}
+Scores = dict[tuple[str, str], int]  # (response, instruction) -> score given to every item
+
+
+def expand_handler(request: GenerateRequest) -> str:
+    prompt = request.messages[0].content
+    names = re.findall(r"^\d+\. (.+?) \(", prompt, flags=re.M)
+    return constraints_json([(n, f"constraint about {n}") for n in names])
+
+
+def qc_keep(_: GenerateRequest) -> str:
+    return json.dumps({"verdict": "keep", "problems": [], "reason": "fine", "constraints": []})
+
+
+def respond_handler(truncate: bool = False) -> Any:
+    def reply(request: GenerateRequest) -> Any:
+        text = "ANSWER-2" if "NEW" in request.messages[1].content else "ANSWER-1"
+        return (text, "length") if truncate else text
+    return reply
+
+
+def judge_handler(scores: Scores) -> Any:
+    """Score by which response is judged against which instruction (x2 mentions NEW)."""
+    def reply(request: GenerateRequest) -> str:
+        prompt = request.messages[0].content
+        response = "y2" if "ANSWER-2" in prompt else "y1"
+        instruction = "x2" if "NEW" in prompt else "x1"
+        n = n_constraints(request)
+        score = scores[(response, instruction)]
+        return judge_json([10] * (n - 1) + [score])
+    return reply
+
+
+def edit_handler(_: GenerateRequest) -> str:
+    return json.dumps({"operations": [
+        {"op": "add", "index": None, "dimension": "Theme", "constraint": "NEW 主题必须是丰收"}]})
+
+
+PERFECT: Scores = {("y1", "x1"): 10, ("y1", "x2"): 3, ("y2", "x2"): 10, ("y2", "x1"): 4}
+
+
+def scripted_engine(scores: Scores = PERFECT, **handlers: Any) -> FakeEngine:
+    base = {"expand": expand_handler, "qc": qc_keep, "respond": respond_handler(),
+            "judge": judge_handler(scores), "edit": edit_handler}
+    return FakeEngine(**{**base, **handlers})
+
+
+def run_row(engine: FakeEngine, config: TraceConfig | None = None, row: dict | None = None,
+            attempts: int = 3) -> tuple[RowOutcome, dict[str, list[dict]]]:
+    """One row through the real runner and the recipe's projection."""
+    config = config or TraceConfig(constraint_count=ConstraintCount(min=3, max=3))
+    recipe = TraceRecipe()
+    runner = RowRunner(recipe.steps(config), engine, run_seed=config.seed,
+                       max_parse_attempts=attempts, derivation_key="test")
+    outcome = runner.run(dict(row or SEED))
+    tables = recipe.project([outcome.row] if outcome.row else [], config)
+    for name, records in tables.items():  # every record fits its published schema
+        pa.Table.from_pylist(records, schema=TRACE_TABLE_SCHEMAS[name])
+    return outcome, tables
