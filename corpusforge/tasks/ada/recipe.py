@@ -1,0 +1,97 @@
+"""The ADA recipe the generic platform runs.
+
+read_inputs parses the training file (bad lines quarantined or fatal); prepare runs the
+augmentation once in the driver, because its counts span the whole dataset, and appends
+the augmented rows; the shards only project rows into tables, or with the paraphrase
+extension rewrite the concatenated pairs through the engine. The original sentences are
+the primary table, so read == sentences + quarantined lines; `augmented` and `training`
+are derived from them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from corpusforge.schemas.ada import ADA_TABLE_SCHEMAS, SCHEMA_VERSION, AdaConfig
+from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.schemas.expectations.ada import ADA_EXPECTATIONS
+from corpusforge.tasks.ada import card, tables
+from corpusforge.tasks.ada.build import build_rows
+from corpusforge.tasks.ada.chart import distribution_svg
+from corpusforge.tasks.ada.paraphrase import Paraphrase
+from corpusforge.tasks.ada.parsing import read_quad_file
+from corpusforge.tasks.ada.templates import PARAPHRASE_TEMPLATE, template_version
+from corpusforge.tasks.inputs import READ_STEP
+from corpusforge.tasks.recipe import InputBatch, Recipe
+from corpusforge.tasks.steps import Row, Step
+
+
+def _check(config: CorpusConfig) -> AdaConfig:
+    if not isinstance(config, AdaConfig):
+        raise TypeError(f"expected an AdaConfig, got {type(config).__name__}")
+    return config
+
+
+class AdaRecipe(Recipe):
+    name = "ada"
+    config_model = AdaConfig
+    schema_version = SCHEMA_VERSION
+    table_schemas = ADA_TABLE_SCHEMAS
+    primary_table = "sentences"
+    expectations = ADA_EXPECTATIONS
+    pretty_name = "ADA-augmented aspect sentiment quads"
+    summary = ("An aspect sentiment quad prediction (ASQP) training set balanced over quad "
+               "patterns and aspect categories by Adaptive Data Augmentation (ICASSP 2024, "
+               "arXiv 2401.06394): pairs of training sentences concatenated under a "
+               "counting rule, published in the original line format and as Parquet.")
+    tags = ("absa", "aspect-sentiment-quad-prediction", "data-augmentation")
+
+    def read_inputs(self, config: CorpusConfig) -> InputBatch:
+        c = _check(config)
+        return read_quad_file(c.resolved_input_path(), on_bad_rows=c.on_bad_rows,
+                              limit=c.limit)
+
+    def prepare(self, batch: InputBatch, config: CorpusConfig) -> InputBatch:
+        rows, _ = build_rows(batch.rows, _check(config))
+        return InputBatch(rows=rows, quarantined=batch.quarantined, read=batch.read,
+                          sources=batch.sources)
+
+    def steps(self, config: CorpusConfig) -> list[Step]:
+        c = _check(config)
+        return [Paraphrase(c.paraphrase)] if c.paraphrase.enabled else []
+
+    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+        return tables.project_rows(rows)
+
+    def template_versions(self) -> dict[str, str]:
+        return {PARAPHRASE_TEMPLATE: template_version(PARAPHRASE_TEMPLATE)}
+
+    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+                     tables_: dict[str, pa.Table]) -> str:
+        c = _check(config)
+        report = tables.report_from_tables(tables_, c, _bad_lines(tables_))
+        paraphrase = tables.paraphrase_counts(tables_) if c.paraphrase.enabled else None
+        return card.report_markdown(report, seed=c.seed, paraphrase=paraphrase)
+
+    def extra_files(self, tables_: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
+        c = _check(config)
+        report = tables.report_from_tables(tables_, c, _bad_lines(tables_))
+        files = {
+            card.TRAIN_FILE: tables.training_file(tables_),
+            card.REPORT_FILE: (json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+                               + "\n").encode(),
+            card.CHART_FILE: distribution_svg(report).encode(),
+        }
+        if c.paraphrase.enabled:
+            files[card.PARAPHRASED_FILE] = tables.training_file(tables_, paraphrased=True)
+        return files
+
+
+def _bad_lines(tables_: dict[str, pa.Table]) -> int:
+    quarantine = tables_.get("quarantine")
+    if quarantine is None:
+        return 0
+    return sum(step == READ_STEP for step in quarantine.column("step").to_pylist())
