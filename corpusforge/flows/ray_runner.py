@@ -3,7 +3,8 @@
 prefect #14494: a task run on a Ray worker logs into the worker's batched API log queue,
 which nobody drains before the worker goes idle, so the flow run shows no task logs.
 Draining the queue after every task (and after the task engine's own final
-"Finished in state" record) fixes it without touching Prefect's logging setup.
+"Finished in state" record) fixes it without touching Prefect's logging setup. The task's
+events (state changes the UI's timeline shows) are drained the same way.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ class LoggedRayTaskRunner(RayTaskRunner):
         try:
             return RayTaskRunner._run_prefect_task(*upstream_ray_obj_refs, **kwargs)
         finally:
+            from prefect.events.worker import EventsWorker
             from prefect.logging.handlers import APILogHandler
 
             APILogHandler.flush(None)  # type: ignore[arg-type]
+            EventsWorker.drain_all(timeout=10)  # else "Still processing items" at idle
 
     def duplicate(self) -> LoggedRayTaskRunner:
         return type(self)(address=self.address, init_kwargs=self.init_kwargs)

@@ -14,14 +14,12 @@ entries for millions of keys.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import socket
-import uuid
 from pathlib import Path
 from typing import Any
+
+from corpusforge.storage.atomic import write_bytes_atomic
 
 _KEY = re.compile(r"^[0-9a-f]{8,128}$")
 
@@ -52,38 +50,12 @@ class ResponseCache:
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps({"key": key, "value": value}, ensure_ascii=False,
                           separators=(",", ":")).encode("utf-8")
-        # Unique across processes and hosts sharing the directory; O_EXCL refuses reuse.
-        tmp = path.parent / f".{key}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
-        _fsync_dir(path.parent)
+        # The tmp name carries a random uuid: unique across processes and hosts sharing
+        # the directory, so concurrent writers of the same key never collide.
+        write_bytes_atomic(self.path_for(key), data)
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable. Not every filesystem allows opening a directory."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -41,9 +41,9 @@ def test_deploy_schedule_trigger_and_complete(prefect_server: str, tmp_path: Pat
         worker.wait(timeout=60)
     assert state == "COMPLETED", _logs(prefect_server, flow_run["id"])[-3000:]
 
-    logs = _logs(prefect_server, flow_run["id"])
+    # Logs arrive in batches after the state change: wait for the flow's last line.
+    logs = _wait_for_log(prefect_server, flow_run["id"], "published trace version", 60)
     assert "shard s00000:" in logs and "shard s00001:" in logs  # logged on Ray workers
-    assert "published trace version" in logs
     artifacts = api(prefect_server, "POST", "/artifacts/filter",
                     json={"artifacts": {"flow_run_id": {"any_": [flow_run["id"]]}}})
     assert {a["type"] for a in artifacts} >= {"progress", "table", "markdown"}
@@ -58,6 +58,16 @@ def _wait_for_terminal(url: str, flow_run_id: str, timeout_s: float) -> str:
             return state
         time.sleep(3)
     raise AssertionError(f"flow run {flow_run_id} not finished after {timeout_s}s")
+
+
+def _wait_for_log(url: str, flow_run_id: str, needle: str, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    logs = _logs(url, flow_run_id)
+    while needle not in logs and time.monotonic() < deadline:
+        time.sleep(2)
+        logs = _logs(url, flow_run_id)
+    assert needle in logs, logs[-3000:]
+    return logs
 
 
 def _logs(url: str, flow_run_id: str) -> str:

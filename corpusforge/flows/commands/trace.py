@@ -76,13 +76,14 @@ def eval_trace(
     concurrency: Concurrency = 8,
     shard_size: ShardSize = None,
     skip_bad_rows: SkipBad = False,
+    config: ConfigFile = None,
     cache_dir: CacheDir = None,
     ray_address: RayAddress = None,
     task_cpus: TaskCpus = 1,
     progress: ShowProgress = True,
 ) -> None:
     """Answer every TRACE evaluation item with the engine, judge it, report the scores."""
-    cfg = build_config(None, eval_path=str(file.resolve()), limit=limit, seed=seed,
+    cfg = build_config(config, eval_path=str(file.resolve()), limit=limit, seed=seed,
                        engine=engine_config(engine, model, base_url, concurrency),
                        shard_size=shard_size,
                        on_bad_rows="quarantine" if skip_bad_rows else None)
