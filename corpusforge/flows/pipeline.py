@@ -171,7 +171,8 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
     published = {**kept, QUARANTINE_TABLE: quarantine}
     card = render_card(
         CardMetadata(pretty_name=recipe.pretty_name or dataset, license=recipe.license,
-                     language=recipe.languages, tags=recipe.tags),
+                     language=recipe.languages, tags=recipe.tags,
+                     task_categories=recipe.task_categories),
         manifest, summary=recipe.summary, schemas={n: t.schema for n, t in published.items()},
         # datasets cannot load a table with no rows: such tables are published as files
         # (polars and pyarrow read them) but left out of the card's configs.
@@ -213,21 +214,25 @@ def _drop_orphans(tables: dict[str, pa.Table], primary: str) -> dict[str, pa.Tab
 
 def _counts(plan: RunPlan, kept: dict[str, pa.Table], quarantine: pa.Table,
             primary: str) -> Counts:
-    """read = published + quarantined, counted for the inputs: quarantine rows of derived
-    tables (e.g. one sft row failing validation) are reported by step but do not stand
-    for an input."""
+    """read = published + quarantined, counted for the inputs: a quarantine row stands for
+    an input when it is a bad input line or names a row that was read. Rows a recipe added
+    itself (ADA's pairs) or derived rows failing validation are reported by step only."""
     steps = quarantine.column("step").to_pylist()
     kinds = quarantine.column("error_kind").to_pylist()
-    accounting = [i for i, s in enumerate(steps)
-                  if not (s.startswith("validate:") and s != f"validate:{primary}")]
+    row_ids = quarantine.column("row_id").to_pylist()
+    accounted: dict[str, str] = {}  # row id -> error kind, each input counted once
+    for step, kind, row_id in zip(steps, kinds, row_ids, strict=True):
+        derived_validation = step.startswith("validate:") and step != f"validate:{primary}"
+        if kind == "bad_input" or (row_id in plan.input_ids and not derived_validation):
+            accounted.setdefault(f"{kind}:{row_id}" if kind == "bad_input" else row_id, kind)
     by_kind: dict[str, int] = {}
+    for kind in accounted.values():
+        by_kind[kind] = by_kind.get(kind, 0) + 1
     by_step: dict[str, int] = {}
-    for i in range(len(steps)):
-        by_step[steps[i]] = by_step.get(steps[i], 0) + 1
-    for i in accounting:
-        by_kind[kinds[i]] = by_kind.get(kinds[i], 0) + 1
+    for step in steps:
+        by_step[step] = by_step.get(step, 0) + 1
     counts = Counts(read=plan.batch.read, published=kept[primary].num_rows,
-                    quarantined=len(accounting), quarantined_by_kind=by_kind,
+                    quarantined=len(accounted), quarantined_by_kind=by_kind,
                     quarantined_by_step=by_step,
                     tables={n: t.num_rows for n, t in kept.items()} | {
                         QUARANTINE_TABLE: quarantine.num_rows})

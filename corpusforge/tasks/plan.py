@@ -33,6 +33,8 @@ class RunPlan:
     shards: list[Shard]
     uses_engine: bool
     identity: dict[str, Any]
+    # Row ids of the records read (before `prepare`): only these account for the inputs.
+    input_ids: frozenset[str] = frozenset()
 
 
 def derivation_identity(recipe: Recipe, config: CorpusConfig, inputs_digest: str) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
     if config.limit is not None and batch.read > config.limit:
         raise ValueError(f"recipe {recipe.name!r} read {batch.read} records past --limit "
                          f"{config.limit}")
+    input_ids = frozenset(str(r["row_id"]) for r in batch.rows)
     batch = recipe.prepare(batch, config)
     inputs_digest = digest([canonical_json(r) for r in batch.rows])
     identity = derivation_identity(recipe, config, inputs_digest)
@@ -61,5 +64,6 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
               for i in range(0, len(batch.rows), size)]
     uses_engine = any(isinstance(s, EngineStep) for s in recipe.steps(config))
     return RunPlan(batch=batch, derivation_key=key, work_key=digest([key, size])[:16],
-                   shards=shards, uses_engine=uses_engine, identity=identity)
+                   shards=shards, uses_engine=uses_engine, identity=identity,
+                   input_ids=input_ids)
 

@@ -43,6 +43,7 @@ class Recipe(ABC):
     languages: ClassVar[tuple[str, ...]] = ("en",)
     license: ClassVar[str] = "other"
     tags: ClassVar[tuple[str, ...]] = ()
+    task_categories: ClassVar[tuple[str, ...]] = ("text-generation",)
 
     @abstractmethod
     def read_inputs(self, config: CorpusConfig) -> InputBatch:
