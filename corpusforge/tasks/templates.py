@@ -1,0 +1,46 @@
+"""Prompt templates: Jinja files a corpus ships in its prompts/ folder, versioned by content.
+
+A template's version is the hash of its bytes, so editing a prompt changes the generation
+key (and re-runs exactly the requests that used it) without anyone remembering to bump a
+number. Rendering is strict: a variable the template uses but the step did not pass is an
+error, not an empty string silently sent to the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from importlib.resources import files
+from typing import Any
+
+from jinja2 import Environment, FunctionLoader, StrictUndefined
+
+
+class PromptTemplates:
+    """The templates of one corpus package (e.g. "corpusforge.tasks.trace")."""
+
+    def __init__(self, package: str, folder: str = "prompts") -> None:
+        self.package, self.folder = package, folder
+        self._sources: dict[str, str] = {}
+
+    def source(self, name: str) -> str:
+        if name not in self._sources:
+            path = files(self.package) / self.folder / name
+            self._sources[name] = path.read_text(encoding="utf-8")
+        return self._sources[name]
+
+    def version(self, name: str) -> str:
+        """sha256 of the template file, first 16 hex digits."""
+        return hashlib.sha256(self.source(name).encode("utf-8")).hexdigest()[:16]
+
+    def versions(self, names: tuple[str, ...]) -> dict[str, str]:
+        return {name: self.version(name) for name in names}
+
+    def render(self, name: str, **context: Any) -> str:
+        return self._environment.get_template(name).render(**context).strip() + "\n"
+
+    @cached_property
+    def _environment(self) -> Environment:
+        return Environment(loader=FunctionLoader(self.source), undefined=StrictUndefined,
+                           keep_trailing_newline=True, autoescape=False, trim_blocks=True,
+                           lstrip_blocks=True)
