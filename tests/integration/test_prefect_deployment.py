@@ -31,14 +31,18 @@ def test_deploy_schedule_trigger_and_complete(prefect_server: str, tmp_path: Pat
     config = {**SMALL_TRACE_CONFIG, "limit": 2, "shard_size": 1}
     flow_run = api(prefect_server, "POST", f"/deployments/{deployment['id']}/create_flow_run",
                    json={"parameters": {"out_dir": str(out), "config": config}})
+    # --run-once: the worker takes the run, waits for its process to exit (which sends the
+    # run's last log batch) and stops by itself.
     worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "corpusforge",
-                               "--limit", "1"], env=env, cwd=REPO,
+                               "--run-once"], env=env, cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         state = _wait_for_terminal(prefect_server, flow_run["id"], timeout_s=900)
+        worker.wait(timeout=120)
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
     assert state == "COMPLETED", _logs(prefect_server, flow_run["id"])[-3000:]
 
     # Logs arrive in batches after the state change: wait for the flow's last line.
