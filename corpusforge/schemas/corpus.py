@@ -16,7 +16,9 @@ class CorpusConfig(StrictModel):
     engine: EngineConfig = Field(default_factory=LlamaCppEngineConfig)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1, description="use only the first N inputs")
-    shard_size: int = Field(default=4, ge=1)
+    # Inputs per shard, the unit of scheduling and resume. None: about 16 shards, at most
+    # 64 rows each (tasks/plan.py), so small runs still use every worker.
+    shard_size: int | None = Field(default=None, ge=1)
     max_parse_attempts: int = Field(default=3, ge=1)
     on_bad_rows: Literal["fail", "quarantine"] = "fail"
     # The publish gate: more rejected than this share of inputs stops the publish.

@@ -49,6 +49,13 @@ def derivation_identity(recipe: Recipe, config: CorpusConfig, inputs_digest: str
     }
 
 
+def auto_shard_size(rows: int, target_shards: int = 16, max_size: int = 64) -> int:
+    """Enough shards to keep a small cluster busy, few enough that per-task overhead stays
+    small next to the work; it depends on the input count only, so a rerun of the same
+    command finds the same shards."""
+    return max(1, min(max_size, -(-rows // target_shards)))
+
+
 def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
     batch = recipe.read_inputs(config)
     if config.limit is not None and batch.read > config.limit:
@@ -59,7 +66,7 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
     inputs_digest = digest([canonical_json(r) for r in batch.rows])
     identity = derivation_identity(recipe, config, inputs_digest)
     key = digest(identity)
-    size = config.shard_size
+    size = config.shard_size or auto_shard_size(len(batch.rows))
     shards = [Shard(f"s{i // size:05d}", batch.rows[i:i + size])
               for i in range(0, len(batch.rows), size)]
     uses_engine = any(isinstance(s, EngineStep) for s in recipe.steps(config))
