@@ -13,6 +13,7 @@ from corpusforge.flows.environment import configure_environment
 configure_environment()
 
 import importlib  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated  # noqa: E402
@@ -22,9 +23,19 @@ import typer  # noqa: E402
 # corpus -> module with DESCRIPTION and register(run_app, eval_app)
 CORPORA = {
     "trace": "corpusforge.flows.commands.trace",
+    "apps": "corpusforge.flows.commands.apps",
     "ada": "corpusforge.flows.commands.ada",
+    "weibo": "corpusforge.flows.commands.weibo",
 }
 _commands = {name: importlib.import_module(module) for name, module in CORPORA.items()}
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM ends Python without unwinding; as SystemExit it runs the cleanup that stops
+    the temporary Prefect server and the local Ray this command started."""
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 app = typer.Typer(
     help=__doc__.splitlines()[0], no_args_is_help=True, add_completion=False,
