@@ -23,11 +23,10 @@ import typer  # noqa: E402
 # corpus -> module with DESCRIPTION and register(run_app, eval_app)
 CORPORA = {
     "trace": "corpusforge.flows.commands.trace",
-    "apps": "corpusforge.flows.commands.apps",
     "ada": "corpusforge.flows.commands.ada",
-    "weibo": "corpusforge.flows.commands.weibo",
 }
 _commands = {name: importlib.import_module(module) for name, module in CORPORA.items()}
+
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
     """SIGTERM ends Python without unwinding; as SystemExit it runs the cleanup that stops
