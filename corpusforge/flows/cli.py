@@ -24,6 +24,7 @@ import typer  # noqa: E402
 CORPORA = {
     "trace": "corpusforge.flows.commands.trace",
     "ada": "corpusforge.flows.commands.ada",
+    "weibo": "corpusforge.flows.commands.weibo",
 }
 _commands = {name: importlib.import_module(module) for name, module in CORPORA.items()}
 

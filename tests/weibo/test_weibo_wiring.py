@@ -1,0 +1,61 @@
+"""Weibo is registered where every corpus is: the CLI and a scheduled Prefect deployment."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from corpusforge.flows.weibo import with_segment_cache
+from corpusforge.schemas.weibo import WeiboConfig
+from tests.conftest import REPO
+from tests.weibo.support import CANDIDATES, ZH
+
+
+def test_deployment_runs_weibo_flow_on_a_schedule() -> None:
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    (dep,) = [d for d in spec["deployments"] if d["entrypoint"].endswith(":weibo_flow")]
+    path, attr = dep["entrypoint"].split(":")
+    tree = ast.parse((REPO / path).read_text(encoding="utf-8"))
+    assert attr in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+    assert dep["schedules"][0]["cron"] and dep["schedules"][0]["active"]
+    # the pull step runs deployments from the repository root, so these paths resolve there
+    cfg = WeiboConfig.model_validate({**dep["parameters"]["config"], "data_root": str(REPO)})
+    assert cfg.resolved_input_path().resolve() == ZH.resolve()
+    assert cfg.resolve(cfg.reference_keywords_path or "").resolve() == CANDIDATES.resolve()
+
+
+def test_flow_caches_segmentation_under_the_output(tmp_path: Path) -> None:
+    cfg = with_segment_cache({"input_path": "x.jsonl"}, str(tmp_path))
+    assert cfg.segmentation.cache_dir == str(tmp_path / ".corpusforge" / "cache" /
+                                             "weibo-segments")
+    mine = with_segment_cache({"input_path": "x", "segmentation": {"cache_dir": "/c"}}, "o")
+    assert mine.segmentation.cache_dir == "/c"
+    assert cfg.fingerprint() == WeiboConfig(input_path="x.jsonl").fingerprint()
+
+
+def test_cli_lists_and_documents_the_command() -> None:
+    from corpusforge.flows.cli import app
+
+    runner = CliRunner()
+    assert "weibo" in runner.invoke(app, ["list"]).output
+    help_text = runner.invoke(app, ["run", "weibo", "--help"], terminal_width=200).output
+    for option in ("--input", "--format", "--out", "--min-count", "--min-keywords",
+                   "--segmenter", "--reference-keywords", "--synthesize", "--max-turns",
+                   "--llm-agent", "--llm-user", "--skip-bad-rows", "--limit", "--seed",
+                   "--ray-address"):
+        assert option in help_text
+
+
+def test_a_bad_line_fails_before_prefect_starts(tmp_path: Path) -> None:
+    from corpusforge.flows.cli import app
+
+    bad = tmp_path / "pairs.txt"
+    bad.write_text("你 好\t你 好 呀\n只 有 一 句\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "weibo", "--input", str(bad), "--format", "lccc",
+                                      "--out", str(tmp_path / "out")], terminal_width=200)
+    assert result.exit_code == 2
+    assert f"{bad}:2: expected tab-separated utterances" in result.output
+    assert not (tmp_path / "out" / ".corpusforge" / "logs").exists()  # no Prefect server
