@@ -23,6 +23,7 @@ import typer  # noqa: E402
 # corpus -> module with DESCRIPTION and register(run_app, eval_app)
 CORPORA = {
     "trace": "corpusforge.flows.commands.trace",
+    "apps": "corpusforge.flows.commands.apps",
     "ada": "corpusforge.flows.commands.ada",
     "weibo": "corpusforge.flows.commands.weibo",
 }
@@ -49,6 +50,8 @@ app.add_typer(eval_app, name="eval")
 
 for _module in _commands.values():
     _module.register(run_app, eval_app)
+    if hasattr(_module, "register_app"):  # a corpus's own command group (e.g. `apps grade`)
+        _module.register_app(app)
 
 
 @app.command("list")
