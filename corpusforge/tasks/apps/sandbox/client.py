@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -76,7 +74,6 @@ class ZygoteInfo:
 class _Process:
     proc: subprocess.Popen[bytes]
     info: ZygoteInfo
-    scratch: str | None = None
     requests: int = field(default=0)
 
 
@@ -154,12 +151,9 @@ class Sandbox:
 
     def _start(self) -> _Process:
         s = self.settings
-        scratch = None if s.isolation == "namespaces" else tempfile.mkdtemp(prefix="cf-apps-")
-        if scratch:
-            os.chmod(scratch, 0o755)
         args = {"prelude": s.prelude, "warm_modules": list(s.warm_modules),
                 "isolation": s.isolation, "disk_mb": s.disk_mb,
-                "inodes": s.inodes, "uid": self.uid, "scratch": scratch}
+                "inodes": s.inodes, "uid": self.uid}
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-s", "-B", "-m", ZYGOTE_MODULE, json.dumps(args)],
@@ -175,17 +169,14 @@ class Sandbox:
         info = ZygoteInfo(facts=hello["facts"], prelude_s=hello["prelude_s"],
                           baseline_rss_kb=hello["baseline_rss_kb"],
                           start_s=time.perf_counter() - started, pid1=hello["pid1"])
-        if info.pid1 and scratch:  # namespaces after all: the zygote has its own /tmp
-            shutil.rmtree(scratch, ignore_errors=True)
-            scratch = None
         if info.facts["level"] != "namespaces" and not s.allow_weak_isolation:
-            proc.kill()
-            proc.wait()
+            self._process = _Process(proc=proc, info=info)
+            self._stop()  # closing its pipe lets the zygote clean up after itself
             raise SandboxError("this kernel gives no namespaces to the sandbox ("
                                + "; ".join(info.facts["fallback_reasons"])
                                + "); allow_weak_isolation would run untrusted code with "
                                  "resource limits only and the host network reachable")
-        return _Process(proc=proc, info=info, scratch=scratch)
+        return _Process(proc=proc, info=info)
 
     def _call(self, process: _Process, request: dict[str, Any],
               budget: float) -> dict[str, Any]:
@@ -213,8 +204,6 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if process.scratch:
-            shutil.rmtree(process.scratch, ignore_errors=True)
 
 
 def _recv(fd: int, timeout: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import select
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -39,7 +40,19 @@ class Zygote:
         self.uid = int(settings["uid"])
         self.counter = 0
         self.base_globals: dict[str, Any] = {}
-        self.scratch = SCRATCH if self.pid1 else settings["scratch"]
+        # Without namespaces there is no private /tmp: a directory of our own, removed on exit.
+        self.scratch = SCRATCH if self.pid1 else tempfile.mkdtemp(prefix="cf-apps-")
+        if not self.pid1:
+            os.chmod(self.scratch, 0o755)
+
+    def start(self) -> None:
+        """Import the prelude, say hello with the facts, then serve until EOF."""
+        prelude_s = self.load_prelude()
+        with open("/proc/self/status", encoding="ascii") as f:
+            rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        codec.send(self.ctrl_out, {"ready": True, "facts": self.facts, "pid1": self.pid1,
+                                   "prelude_s": round(prelude_s, 4), "baseline_rss_kb": rss})
+        self.serve()
 
     def load_prelude(self) -> float:
         started = time.perf_counter()
@@ -277,12 +290,12 @@ def main() -> None:
                               int(settings["disk_mb"]), int(settings["inodes"]))
     linux.prctl(4, 0)  # PR_SET_DUMPABLE 0: no same-uid ptrace of the zygote
     zygote = Zygote(settings, ctrl_in, ctrl_out, facts)
-    prelude_s = zygote.load_prelude()
-    with open("/proc/self/status", encoding="ascii") as f:
-        rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
-    codec.send(ctrl_out, {"ready": True, "facts": facts, "prelude_s": round(prelude_s, 4),
-                          "baseline_rss_kb": rss, "pid1": zygote.pid1})
-    zygote.serve()
+    try:
+        zygote.start()
+    finally:
+        if not zygote.pid1:
+            shutil.rmtree(zygote.scratch, ignore_errors=True)
+
 
 
 if __name__ == "__main__":
