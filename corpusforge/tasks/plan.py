@@ -16,7 +16,7 @@ from typing import Any
 from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.fingerprint import canonical_json, digest
 from corpusforge.tasks.recipe import InputBatch, Recipe
-from corpusforge.tasks.steps import EngineStep, Row
+from corpusforge.tasks.steps import EngineStep, Row, Step
 
 
 @dataclass
@@ -37,8 +37,8 @@ class RunPlan:
     input_ids: frozenset[str] = frozenset()
 
 
-def derivation_identity(recipe: Recipe, config: CorpusConfig, inputs_digest: str) -> dict[str, Any]:
-    steps = recipe.steps(config)
+def derivation_identity(recipe: Recipe, config: CorpusConfig, inputs_digest: str,
+                        steps: list[Step]) -> dict[str, Any]:
     return {
         "recipe": recipe.name,
         "schema_version": recipe.schema_version,
@@ -64,12 +64,13 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
     input_ids = frozenset(str(r["row_id"]) for r in batch.rows)
     batch = recipe.prepare(batch, config)
     inputs_digest = digest([canonical_json(r) for r in batch.rows])
-    identity = derivation_identity(recipe, config, inputs_digest)
+    steps = recipe.steps(config)
+    identity = derivation_identity(recipe, config, inputs_digest, steps)
     key = digest(identity)
     size = config.shard_size or auto_shard_size(len(batch.rows))
     shards = [Shard(f"s{i // size:05d}", batch.rows[i:i + size])
               for i in range(0, len(batch.rows), size)]
-    uses_engine = any(isinstance(s, EngineStep) for s in recipe.steps(config))
+    uses_engine = any(isinstance(s, EngineStep) for s in steps)
     return RunPlan(batch=batch, derivation_key=key, work_key=digest([key, size])[:16],
                    shards=shards, uses_engine=uses_engine, identity=identity,
                    input_ids=input_ids)

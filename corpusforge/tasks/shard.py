@@ -24,6 +24,7 @@ from corpusforge.tasks.engines.registry import get_engine
 from corpusforge.tasks.plan import Shard
 from corpusforge.tasks.recipe import Recipe
 from corpusforge.tasks.runner import RowRunner, run_rows
+from corpusforge.tasks.steps import EngineStep
 
 QUARANTINE_TABLE = "quarantine"
 log = logging.getLogger("corpusforge.shard")
@@ -60,13 +61,13 @@ def execute_shard(ctx: ShardContext, shard: Shard) -> dict[str, Any]:
         stats = next(s for s in store.read_stats() if s.get("shard_id") == shard.shard_id)
         return {**stats, "skipped": True}
     engine = None
-    uses_engine = any(hasattr(s, "build_request") for s in ctx.recipe.steps(ctx.config))
-    if uses_engine:
+    steps = ctx.recipe.steps(ctx.config)
+    if any(isinstance(s, EngineStep) for s in steps):
         engine_cfg = ctx.config.engine
         if "n_threads" in type(engine_cfg).model_fields and engine_cfg.n_threads is None:
             engine_cfg = engine_cfg.model_copy(update={"n_threads": ctx.threads})
         engine = CachedEngine(get_engine(engine_cfg), ResponseCache(Path(ctx.cache_dir)))
-    runner = RowRunner(ctx.recipe.steps(ctx.config), engine, run_seed=ctx.config.seed,
+    runner = RowRunner(steps, engine, run_seed=ctx.config.seed,
                        max_parse_attempts=ctx.config.max_parse_attempts,
                        derivation_key=ctx.derivation_key)
     concurrency = engine.capabilities().max_concurrency if engine is not None else 1
