@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs are `make demo` and `make test` (see README.md).
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean vllm-install test-vllm bench-vllm
 
 OUT ?= out
 
@@ -18,6 +18,16 @@ lint: install
 
 bench: install
 	.venv/bin/corpusforge bench trace
+
+# The optional vLLM engine: its own environment (.venv-vllm), its tests, its benchmark.
+vllm-install: install
+	@scripts/install_vllm.sh
+
+test-vllm: vllm-install
+	@scripts/test.sh -m vllm tests/vllm
+
+bench-vllm: vllm-install
+	.venv/bin/corpusforge bench trace --engine vllm
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--memo", type=int, default=0, help="per-worker LRU of tagged "
                         "utterances (0 = tag every utterance: the real tagging cost)")
     args = parser.parse_args()
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
 
     import ray
 

@@ -2,7 +2,9 @@
 
 One run of the corpus flow on a cold cache, with the engine-call journal on, then the same
 requests (same messages, sampling and seeds, read back from the journal) replayed on the
-bare engine in this process. Prints generated tokens/s for both, their ratio, the time to
+bare engine in this process, once as one engine on every core and once as one
+single-threaded engine per core (the flow's layout). Prints generated tokens/s for each,
+the ratio of the flow to the better bare figure, the time to
 the first completed task, and the peak resident memory of the whole process tree
 (driver, Prefect server, Ray workers) sampled every 100 ms.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -21,10 +24,16 @@ from typing import Any
 import psutil
 
 from corpusforge.flows.cli_common import run_flow
-from corpusforge.schemas.engine_io import GenerateRequest, LlamaCppEngineConfig
+from corpusforge.schemas.engine_io import (
+    GenerateRequest,
+    LlamaCppEngineConfig,
+    VLLMEngineConfig,
+)
 from corpusforge.storage.journal import read_entries
 from corpusforge.tasks.engines.cached import JOURNAL_ENV
 from corpusforge.tasks.engines.registry import build_engine
+from corpusforge.tasks.engines.vllm.models import resolve_model
+from corpusforge.tasks.engines.vllm.server import REPO_ROOT, vllm_python
 
 FLOWS = {"trace": "corpusforge.flows.trace:trace_flow"}
 
@@ -56,24 +65,72 @@ class PeakMemory:
         self._thread.join()
 
 
-def bare_engine_throughput(requests: list[GenerateRequest]) -> dict[str, float]:
-    engine = build_engine(LlamaCppEngineConfig(n_threads=os.cpu_count() or 2))
-    engine.generate(requests[0])  # load and warm up, as the flow's workers do once
+def bare_engine_throughput(requests: list[GenerateRequest], streams: int) -> dict[str, float]:
+    """`streams` engines in this process, each with cpu_count // streams threads, pulling
+    requests from one queue: streams=1 is one engine using every core, streams=cpu_count
+    is the flow's own layout (one single-threaded engine per Ray worker) without the flow.
+    Both baselines are measured because either can be the faster one on a given machine,
+    and the flow is held to the better of them."""
+    threads = max(1, (os.cpu_count() or 2) // streams)
+    engines = [build_engine(LlamaCppEngineConfig(n_threads=threads)) for _ in range(streams)]
+    for engine in engines:
+        engine.generate(requests[0])  # load and warm up, as the flow's workers do once
+    queue = list(reversed(requests))
+    lock = threading.Lock()
+    tokens = [0] * streams
+
+    def drain(i: int) -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                request = queue.pop()
+            tokens[i] += engines[i].generate(request).usage.completion_tokens
+
+    workers = [threading.Thread(target=drain, args=(i,)) for i in range(streams)]
     started = time.perf_counter()
-    tokens = sum(engine.generate(r).usage.completion_tokens for r in requests)
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     wall = time.perf_counter() - started
-    engine.close()
-    return {"tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall}
+    for engine in engines:
+        engine.close()
+    return {"tokens": sum(tokens), "wall_s": wall, "tokens_per_s": sum(tokens) / wall}
 
 
-def run_benchmark(corpus: str, n: int, out: Path | None) -> dict[str, Any]:
+def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConfig,
+                         scratch: Path) -> dict[str, float]:
+    """The same requests through bare `vllm.LLM.chat`, in vLLM's environment (a
+    subprocess: vLLM cannot be imported here), all submitted at once."""
+    requests_file = scratch / "bare-requests.json"
+    requests_file.write_text(json.dumps([r.model_dump(mode="json") for r in requests]))
+    engine_file = scratch / "bare-engine.json"
+    engine_file.write_text(config.model_dump_json())
+    script = REPO_ROOT / "scripts" / "vllm_bare_generate.py"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(config.cpu_kvcache_gib),
+           "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([str(vllm_python(config)), str(script), str(requests_file),
+                           resolve_model(config.model), str(engine_file)],
+                          env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bare vLLM run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def run_benchmark(corpus: str, n: int, out: Path | None,
+                  engine: str = "llamacpp") -> dict[str, Any]:
     scratch = Path(out) if out else Path(tempfile.mkdtemp(prefix="corpusforge-bench-"))
     journal = scratch / f"journal-{time.time_ns()}.jsonl"
     os.environ[JOURNAL_ENV] = str(journal)  # Ray workers inherit it
     cache = scratch / f"cache-{time.time_ns()}"  # cold: every request reaches the engine
     with PeakMemory() as flow_mem:
         started = time.perf_counter()
-        result = run_flow(FLOWS[corpus], scratch, {"limit": n}, cache, None, 1, False)
+        config: dict[str, Any] = {"limit": n}
+        if engine == "vllm":
+            config["engine"] = VLLMEngineConfig().model_dump(mode="json")
+        result = run_flow(FLOWS[corpus], scratch, config, cache, None, 1, False)
         flow_wall = time.perf_counter() - started
     os.environ.pop(JOURNAL_ENV, None)
     entries = read_entries(journal)
@@ -81,22 +138,38 @@ def run_benchmark(corpus: str, n: int, out: Path | None) -> dict[str, Any]:
                 if e["op"] == "generate"]
     flow_tokens = result["token_usage"]["completion_tokens"]
     shard_wall = result["timings_s"]["shards"]
-    with PeakMemory() as bare_mem:
-        bare = bare_engine_throughput(requests)
+    bares: dict[str, dict[str, float]] = {}
+    if engine == "vllm":
+        with PeakMemory() as bare_mem:
+            bares["vllm_LLM"] = {**bare_vllm_throughput(requests, VLLMEngineConfig(), scratch),
+                                 "peak_rss_mib": bare_mem.peak / 2**20}
+    for streams in sorted({1, os.cpu_count() or 2}) if engine == "llamacpp" else ():
+        with PeakMemory() as bare_mem:
+            label = f"{streams}x{(os.cpu_count() or 2) // streams}threads"
+            bares[label] = {**bare_engine_throughput(requests, streams),
+                            "peak_rss_mib": bare_mem.peak / 2**20}
+    best = max(bares.values(), key=lambda b: b["tokens_per_s"])
+    flow_rate = flow_tokens / shard_wall
     figures = {
         "corpus": corpus,
+        "engine": engine,
         "seeds": n,
         "requests": len(requests),
         "flow_generated_tokens": flow_tokens,
-        "flow_tokens_per_s": flow_tokens / shard_wall,
+        "flow_tokens_per_s": flow_rate,
         "flow_tokens_per_s_end_to_end": flow_tokens / flow_wall,
-        "bare_generated_tokens": bare["tokens"],
-        "bare_tokens_per_s": bare["tokens_per_s"],
-        "ratio_flow_to_bare": (flow_tokens / shard_wall) / bare["tokens_per_s"],
+    }
+    for name, bare in bares.items():
+        label = f"bare_{name}"
+        figures[f"{label}_generated_tokens"] = bare["tokens"]
+        figures[f"{label}_tokens_per_s"] = bare["tokens_per_s"]
+        figures[f"{label}_peak_rss_mib"] = bare["peak_rss_mib"]
+    figures |= {
+        "ratio_flow_to_best_bare": flow_rate / best["tokens_per_s"],
         "time_to_first_completed_task_s": result["timings_s"].get("first_shard"),
+        "engine_start_s": result["timings_s"].get("engine_start"),
         "flow_wall_s": flow_wall,
         "peak_rss_flow_tree_mib": flow_mem.peak / 2**20,
-        "peak_rss_bare_engine_mib": bare_mem.peak / 2**20,
         "cpus": os.cpu_count(),
     }
     for key, value in figures.items():

@@ -66,14 +66,18 @@ def bench(
     corpus: Annotated[str, typer.Argument(help="corpus to benchmark")] = "trace",
     n: Annotated[int, typer.Option(help="seed instructions to run")] = 8,
     out: Annotated[Path | None, typer.Option(help="scratch directory (default: a tmp dir)")] = None,
+    engine: Annotated[str, typer.Option(
+        help="llamacpp (embedded) or vllm (flow on vLLM replicas vs. bare vllm.LLM)")] = "llamacpp",
 ) -> None:
     """Generated tokens/s through the flow vs. the bare engine on the same prompts, time to
     first completed task, peak memory."""
-    from corpusforge.flows.bench import run_benchmark
+    from corpusforge.flows.bench import FLOWS, run_benchmark
 
-    if corpus not in CORPORA:
-        raise typer.BadParameter(f"unknown corpus {corpus!r}")
-    run_benchmark(corpus, n, out)
+    if corpus not in FLOWS:
+        raise typer.BadParameter(f"no benchmark for {corpus!r}: use one of {sorted(FLOWS)}")
+    if engine not in ("llamacpp", "vllm"):
+        raise typer.BadParameter(f"unknown engine {engine!r}: use llamacpp or vllm")
+    run_benchmark(corpus, n, out, engine)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -21,9 +21,12 @@ console = Console(stderr=True)
 Out = Annotated[Path, typer.Option("--out", help="publish under OUT/<dataset>/<version>/")]
 Limit = Annotated[int | None, typer.Option(help="use only the first N inputs (a quick try)")]
 Seed = Annotated[int, typer.Option(help="run seed; every request's seed derives from it")]
-EngineKind = Annotated[str, typer.Option("--engine", help="llamacpp (embedded) or openai")]
+EngineKind = Annotated[str, typer.Option(
+    "--engine", help="llamacpp (embedded), openai (a server) or vllm (replicas on Ray; "
+    "`make vllm-install` first; replicas, dtype etc. in --config's engine block)")]
 Model = Annotated[str | None, typer.Option(
-    help="llamacpp: smollm2 | gemma3-270m | a .gguf path; openai: the served model name")]
+    help="llamacpp: smollm2 | gemma3-270m | a .gguf path; openai: the served model name; "
+         "vllm: smollm2 | a Hugging Face model directory")]
 BaseUrl = Annotated[str | None, typer.Option(help="openai engine: server URL ending in /v1")]
 Concurrency = Annotated[int, typer.Option(help="openai engine: concurrent requests")]
 ShardSize = Annotated[int | None, typer.Option(help="inputs per shard (unit of resume)")]
@@ -49,7 +52,9 @@ def engine_config(kind: str, model: str | None, base_url: str | None,
         if base_url:
             cfg["base_url"] = base_url
         return cfg
-    raise typer.BadParameter(f"unknown engine {kind!r}: use llamacpp or openai")
+    if kind == "vllm":
+        return {"kind": "vllm", "model": model or "smollm2", "concurrency": concurrency}
+    raise typer.BadParameter(f"unknown engine {kind!r}: use llamacpp, openai or vllm")
 
 
 def build_config(config_file: Path | None, **options: Any) -> dict[str, Any]:
@@ -59,7 +64,14 @@ def build_config(config_file: Path | None, **options: Any) -> dict[str, Any]:
             config = json.loads(config_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise typer.BadParameter(f"{config_file}: {e}") from e
+    file_engine = config.get("engine")
     config.update({k: v for k, v in options.items() if v is not None})
+    cli_engine = options.get("engine")
+    if isinstance(file_engine, dict) and isinstance(cli_engine, dict) \
+            and file_engine.get("kind") == cli_engine.get("kind"):
+        # --engine picks the kind and model; the file's engine block adds the rest
+        # (vLLM replicas, dtype, ...). A file engine of another kind is replaced.
+        config["engine"] = {**file_engine, **cli_engine}
     return config
 
 

@@ -37,6 +37,7 @@ from corpusforge.storage.datasets import configs_block
 from corpusforge.storage.manifest import Counts, EngineInfo, FingerprintInfo, Manifest, TokenUsage
 from corpusforge.storage.publish import publish_dataset
 from corpusforge.storage.shards import ShardStore
+from corpusforge.tasks.engines.registry import engine_session
 from corpusforge.tasks.plan import RunPlan, Shard, plan_run
 from corpusforge.tasks.recipe import Recipe
 from corpusforge.tasks.shard import (
@@ -107,10 +108,20 @@ def run_corpus(recipe: Recipe, config: CorpusConfig, out_dir: Path, *,
 
 def _run_shards(ctx: ShardContext, pending: list[Shard], total: int, progress: bool,
                 dataset: str) -> dict[str, float]:
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
     if not pending:
         return {"shards": 0.0}
+    entered = time.perf_counter()
+    with engine_session(ctx.config.engine, Path(ctx.work_dir) / "engine-logs"):
+        # Engine replicas that live for the run (vLLM) start here, before the first task.
+        timings = {"engine_start": time.perf_counter() - entered}
+        timings.update(_run_pending(ctx, pending, total, progress, dataset))
+        return timings
+
+
+def _run_pending(ctx: ShardContext, pending: list[Shard], total: int, progress: bool,
+                 dataset: str) -> dict[str, float]:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
     artifact_id = create_progress_artifact(progress=100.0 * (total - len(pending)) / total,
                                            description=f"{dataset}: shards committed")
     bar = _progress_bar(progress)

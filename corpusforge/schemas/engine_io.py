@@ -40,7 +40,32 @@ class OpenAIEngineConfig(StrictModel):
     structured_output: Literal["json_schema", "json_object"] = "json_schema"
 
 
-EngineConfig = Annotated[LlamaCppEngineConfig | OpenAIEngineConfig, Field(discriminator="kind")]
+class VLLMEngineConfig(StrictModel):
+    """vLLM replicas on a Ray cluster, each a `vllm serve` process in vLLM's own Python
+    environment (tasks/engines/vllm/). `model` is a packaged profile name (converted to a
+    Hugging Face directory by `make vllm-install`), a model directory or a hub id."""
+
+    kind: Literal["vllm"] = "vllm"
+    model: str = "smollm2"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    max_model_len: int = Field(default=4096, ge=256)
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    replicas: int = Field(default=1, ge=1)
+    gpu_memory_utilization: float = Field(default=0.85, gt=0.0, le=1.0)
+    max_num_seqs: int = Field(default=64, ge=1)
+    # "auto": a GPU per tensor-parallel rank when the Ray cluster has GPUs, else CPU.
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    cpu_kvcache_gib: int = Field(default=1, ge=1, description="KV cache on CPU builds (whole GiB)")
+    # Interpreter of vLLM's environment; default $CORPUSFORGE_VLLM_PYTHON, else .venv-vllm.
+    python_executable: str | None = None
+    concurrency: int = Field(default=32, ge=1, description="in-flight requests per task")
+    timeout_s: float = Field(default=600.0, gt=0)
+    startup_timeout_s: float = Field(default=900.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+
+
+EngineConfig = Annotated[LlamaCppEngineConfig | OpenAIEngineConfig | VLLMEngineConfig,
+                         Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- requests

@@ -40,6 +40,7 @@ from corpusforge.tasks.engines.models import (
     get_profile,
     render_transcript,
 )
+from corpusforge.tasks.engines.scoring import common_prefix
 
 _SEED_MODULUS = 0xFFFFFFFF  # llama.cpp reads seed 0xFFFFFFFF as "random": never pass it
 _SCORE_BATCH = 128  # logits rows per decode when scoring: caps memory for 262k vocabularies
@@ -158,7 +159,7 @@ class LlamaCppEngine:
                 if len(ids) > llm.n_ctx():
                     raise RowTooLongError(f"{len(ids)} tokens exceed the context of "
                                           f"{llm.n_ctx()}")
-                start = max(1, _common_prefix(prompt_ids, ids))
+                start = max(1, common_prefix(prompt_ids, ids))
                 llm.reset()
                 _mapped(llm.eval, ids)
                 evaluated += len(ids)
@@ -229,15 +230,6 @@ def _mapped(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise EngineError(f"llama.cpp rejected the request: {err}") from err
     except (RuntimeError, OSError, MemoryError) as err:
         raise FatalEngineError(f"llama.cpp failed: {err}") from err
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -86,11 +86,11 @@ class OpenAIEngine:
     def generate(self, request: GenerateRequest) -> GenerateResult:
         started = time.perf_counter()
         body = self._chat_body(request, n=request.n, seed=request.seed)
-        data = self._post("chat/completions", body)
+        data = self.post("chat/completions", body)
         choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
         usage = _usage(data)
         for i in range(len(choices), request.n):  # the server ignored n
-            extra = self._post("chat/completions",
+            extra = self.post("chat/completions",
                                self._chat_body(request, n=1, seed=request.seed + i))
             choices.extend((extra.get("choices") or [])[:1])
             usage = usage + _usage(extra)
@@ -138,7 +138,7 @@ class OpenAIEngine:
         usage = Usage()
         for continuation in request.continuations:
             text = request.prompt + continuation
-            data = self._post("completions", _echo_body(self.config.model, text))
+            data = self.post("completions", _echo_body(self.config.model, text))
             try:
                 total, count = _continuation_logprob(data, len(request.prompt), len(text))
             except (KeyError, TypeError, ValueError, IndexError) as err:
@@ -169,7 +169,7 @@ class OpenAIEngine:
         returned text (prompt + generated token) detects that.
         """
         try:
-            data = self._post("completions", _echo_body(self.config.model, PROBE_TEXT))
+            data = self.post("completions", _echo_body(self.config.model, PROBE_TEXT))
         except TransientEngineError:
             raise
         except EngineError as err:
@@ -194,7 +194,8 @@ class OpenAIEngine:
         self._client.close()
 
     # ------------------------------------------------------------ transport
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST JSON to `path` under base_url with this engine's retries and error kinds."""
         def attempt() -> dict[str, Any]:
             with self._slots:
                 try:

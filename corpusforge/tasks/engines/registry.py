@@ -9,13 +9,20 @@ HTTP client pointed at the wrong server.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from corpusforge.schemas.engine_io import LlamaCppEngineConfig, OpenAIEngineConfig
+from corpusforge.schemas.engine_io import (
+    LlamaCppEngineConfig,
+    OpenAIEngineConfig,
+    VLLMEngineConfig,
+)
 from corpusforge.schemas.fingerprint import digest
 from corpusforge.tasks.engines.errors import FatalEngineError
 from corpusforge.tasks.engines.protocol import Engine
@@ -33,9 +40,27 @@ def _build_openai(config: OpenAIEngineConfig) -> Engine:
     return OpenAIEngine(config)
 
 
+def _build_vllm(config: VLLMEngineConfig) -> Engine:
+    from corpusforge.tasks.engines.vllm.engine import VLLMEngine  # imports ray lazily
+
+    return VLLMEngine(config)
+
+
+def _vllm_session(config: VLLMEngineConfig, log_dir: Path) -> AbstractContextManager[None]:
+    from corpusforge.tasks.engines.vllm.pool import vllm_session
+
+    return vllm_session(config, log_dir)
+
+
 BUILDERS: dict[type[BaseModel], Callable[[Any], Engine]] = {
     LlamaCppEngineConfig: _build_llamacpp,
     OpenAIEngineConfig: _build_openai,
+    VLLMEngineConfig: _build_vllm,
+}
+# Engines whose replicas live for a whole run (started by the flow's driver before the
+# first task, stopped after the last) rather than inside each worker process.
+SESSIONS: dict[type[BaseModel], Callable[[Any, Path], AbstractContextManager[None]]] = {
+    VLLMEngineConfig: _vllm_session,
 }
 
 _instances: dict[str, Engine] = {}
@@ -45,6 +70,12 @@ _lock = threading.Lock()
 def register_engine(config_type: type[BaseModel], builder: Callable[[Any], Engine]) -> None:
     """Add a backend (e.g. vLLM on Ray) without touching this module's dispatch."""
     BUILDERS[config_type] = builder
+
+
+def engine_session(config: BaseModel, log_dir: Path) -> AbstractContextManager[None]:
+    """What the flow driver holds around a run's tasks for this engine (often nothing)."""
+    session = SESSIONS.get(type(config))
+    return session(config, log_dir) if session is not None else contextlib.nullcontext()
 
 
 def build_engine(config: BaseModel) -> Engine:

