@@ -13,9 +13,12 @@ start is not counted either).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
+
+MARK = "corpusforge-bare-vllm: "
 
 
 def main() -> None:
@@ -23,11 +26,16 @@ def main() -> None:
     requests = json.loads(Path(requests_file).read_text(encoding="utf-8"))
     engine = json.loads(Path(engine_file).read_text(encoding="utf-8"))
     from vllm import LLM, SamplingParams
+    from vllm.platforms import current_platform
     from vllm.sampling_params import StructuredOutputsParams
 
+    extra = {}
+    if current_platform.is_cpu():  # the same scheduling the replicas get (server.py)
+        extra = {"enable_chunked_prefill": False,
+                 "max_num_batched_tokens": max(engine["max_model_len"], 8192)}
     started = time.perf_counter()
     llm = LLM(model=model_dir, dtype=engine["dtype"], max_model_len=engine["max_model_len"],
-              max_num_seqs=engine["max_num_seqs"], seed=0, generation_config="vllm")
+              max_num_seqs=engine["max_num_seqs"], seed=0, generation_config="vllm", **extra)
     load_s = time.perf_counter() - started
     conversations, params = [], []
     for r in requests:
@@ -45,8 +53,9 @@ def main() -> None:
     outputs = llm.chat(conversations, params, use_tqdm=False)
     wall = time.perf_counter() - started
     tokens = sum(len(c.token_ids) for out in outputs for c in out.outputs)
-    print(json.dumps({"tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall,
-                      "load_s": load_s, "requests": len(requests)}))
+    print(MARK + json.dumps({"tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall,
+                             "load_s": load_s, "requests": len(requests)}), flush=True)
+    os._exit(0)  # skip vLLM's teardown, which prints pages of binding-leak warnings
 
 
 if __name__ == "__main__":

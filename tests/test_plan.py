@@ -76,3 +76,10 @@ def test_a_recipe_that_reads_past_the_limit_is_caught() -> None:
     recipe.overread = True
     with pytest.raises(ValueError, match="past --limit"):
         plan_run(recipe, Config(texts=("a", "b", "c"), limit=2))
+
+
+def test_auto_shard_size_keeps_a_batching_engine_busy() -> None:
+    # a task runs `concurrency` rows at once: a smaller shard would leave vLLM idle
+    assert auto_shard_size(100, min_size=32) == 32
+    assert auto_shard_size(10, min_size=32) == 10  # never more than there is
+    assert auto_shard_size(5000, min_size=32) == 64  # a large run keeps its sizing

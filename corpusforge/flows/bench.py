@@ -115,8 +115,11 @@ def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConf
                           env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"bare vLLM run failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    mark = "corpusforge-bare-vllm: "
+    lines = [line for line in done.stdout.splitlines() if line.startswith(mark)]
+    if not lines:
+        raise RuntimeError(f"bare vLLM run printed no figures:\n{done.stdout[-3000:]}")
+    return json.loads(lines[-1].removeprefix(mark))
 
 
 def run_benchmark(corpus: str, n: int, out: Path | None,

@@ -58,7 +58,8 @@ class VLLMEngineConfig(StrictModel):
     cpu_kvcache_gib: int = Field(default=1, ge=1, description="KV cache on CPU builds (whole GiB)")
     # Interpreter of vLLM's environment; default $CORPUSFORGE_VLLM_PYTHON, else .venv-vllm.
     python_executable: str | None = None
-    concurrency: int = Field(default=32, ge=1, description="in-flight requests per task")
+    concurrency: int = Field(default=64, ge=1, description="in-flight requests per task; "
+                             "as many as max_num_seqs keeps a replica's batch full")
     timeout_s: float = Field(default=600.0, gt=0)
     startup_timeout_s: float = Field(default=900.0, gt=0)
     max_retries: int = Field(default=3, ge=0)

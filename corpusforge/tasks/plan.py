@@ -49,11 +49,14 @@ def derivation_identity(recipe: Recipe, config: CorpusConfig, inputs_digest: str
     }
 
 
-def auto_shard_size(rows: int, target_shards: int = 16, max_size: int = 64) -> int:
+def auto_shard_size(rows: int, target_shards: int = 16, max_size: int = 64,
+                    min_size: int = 1) -> int:
     """Enough shards to keep a small cluster busy, few enough that per-task overhead stays
-    small next to the work; it depends on the input count only, so a rerun of the same
+    small next to the work. `min_size` is the engine's in-flight requests per task (a
+    server engine's `concurrency`): a shard smaller than that leaves a batching server
+    (vLLM) idle. It depends on the input count and config only, so a rerun of the same
     command finds the same shards."""
-    return max(1, min(max_size, -(-rows // target_shards)))
+    return max(1, min(rows, max(min_size, min(max_size, -(-rows // target_shards)))))
 
 
 def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
@@ -67,7 +70,8 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
     steps = recipe.steps(config)
     identity = derivation_identity(recipe, config, inputs_digest, steps)
     key = digest(identity)
-    size = config.shard_size or auto_shard_size(len(batch.rows))
+    size = config.shard_size or auto_shard_size(
+        len(batch.rows), min_size=getattr(config.engine, "concurrency", 1))
     shards = [Shard(f"s{i // size:05d}", batch.rows[i:i + size])
               for i in range(0, len(batch.rows), size)]
     uses_engine = any(isinstance(s, EngineStep) for s in steps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import time
@@ -65,6 +66,12 @@ class ServerSpec:
                 "--max-model-len", str(c.max_model_len), "--max-num-seqs", str(c.max_num_seqs),
                 "--tensor-parallel-size", str(c.tensor_parallel_size),
                 "--seed", "0", "--generation-config", "vllm"]
+        if self.device == "cpu":
+            # vLLM's CPU build crashes its engine ("CPU Generator does not use offset") when
+            # a seeded request's prefill is split across steps, which chunked prefill does
+            # under concurrent load: schedule whole prompts only.
+            argv += ["--no-enable-chunked-prefill", "--max-num-batched-tokens",
+                     str(max(c.max_model_len, 8192))]
         if self.device == "cuda":
             utilisation = c.gpu_memory_utilization
             if self.role == "represent":  # a second copy of the weights, no KV cache to speak of
@@ -138,7 +145,7 @@ class ServerProcess:
         return self.proc.poll()
 
     def describe_log(self) -> str:
-        return f"last lines of {self.log_path}:\n" + "".join(tail(self.log_path))
+        return describe_log(self.log_path)
 
     def stop(self, grace_s: float = 10.0) -> None:
         if self.proc.poll() is None:
@@ -152,9 +159,21 @@ class ServerProcess:
         self._log.close()
 
 
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+# Shutdown chatter that buries the cause at the end of a dead server's log.
+_NOISE = re.compile(r"nanobind|leaked (type|function|instance)|skipped remainder|"
+                    r"resource_tracker|warnings\.warn")
+_ERROR = re.compile(r"\b[A-Z]\w*(Error|Exception)\b:")
+
+
+def describe_log(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The errors a server logged (the cause, usually) and its last meaningful lines."""
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
-            return list(deque(handle, maxlen=lines))
+            recent = [line for line in deque(handle, maxlen=5000) if not _NOISE.search(line)]
     except OSError:
-        return []
+        return f"no log at {path}"
+    errors = list(dict.fromkeys(line for line in recent if _ERROR.search(line)))[-5:]
+    text = f"log {path}"
+    if errors:
+        text += "; errors:\n" + "".join(errors)
+    return text + "; last lines:\n" + "".join(recent[-lines:])
