@@ -13,7 +13,6 @@ start is not counted either).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -55,7 +54,9 @@ def main() -> None:
     tokens = sum(len(c.token_ids) for out in outputs for c in out.outputs)
     print(MARK + json.dumps({"tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall,
                              "load_s": load_s, "requests": len(requests)}), flush=True)
-    os._exit(0)  # skip vLLM's teardown, which prints pages of binding-leak warnings
+    # A normal exit, so vLLM stops its engine processes (os._exit would orphan them, and
+    # they would hold the caller's pipes open); the marker tells the figures from the
+    # teardown's noise.
 
 
 if __name__ == "__main__":
