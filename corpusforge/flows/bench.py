@@ -33,7 +33,7 @@ from corpusforge.storage.journal import read_entries
 from corpusforge.tasks.engines.cached import JOURNAL_ENV
 from corpusforge.tasks.engines.registry import build_engine
 from corpusforge.tasks.engines.vllm.models import resolve_model
-from corpusforge.tasks.engines.vllm.server import REPO_ROOT, vllm_python
+from corpusforge.tasks.engines.vllm.server import REPO_ROOT, ServerSpec, vllm_python
 
 FLOWS = {"trace": "corpusforge.flows.trace:trace_flow"}
 
@@ -108,8 +108,8 @@ def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConf
     engine_file = scratch / "bare-engine.json"
     engine_file.write_text(config.model_dump_json())
     script = REPO_ROOT / "scripts" / "vllm_bare_generate.py"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(config.cpu_kvcache_gib),
-           "VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1"}
+    # The environment a CPU replica's server gets (server.py), so both sides run alike.
+    env = ServerSpec(config, "generate", "cpu", port=0).env()
     done = subprocess.run([str(vllm_python(config)), str(script), str(requests_file),
                            resolve_model(config.model), str(engine_file)],
                           env=env, capture_output=True, text=True, check=False)
