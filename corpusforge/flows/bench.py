@@ -29,6 +29,7 @@ from corpusforge.schemas.engine_io import (
     LlamaCppEngineConfig,
     VLLMEngineConfig,
 )
+from corpusforge.storage.cache import ResponseCache
 from corpusforge.storage.journal import read_entries
 from corpusforge.tasks.engines.cached import JOURNAL_ENV
 from corpusforge.tasks.engines.registry import build_engine
@@ -65,27 +66,33 @@ class PeakMemory:
         self._thread.join()
 
 
-def bare_engine_throughput(requests: list[GenerateRequest], streams: int) -> dict[str, float]:
+def bare_engine_throughput(requests: list[GenerateRequest], streams: int,
+                           expected: list[tuple[str, ...] | None]) -> dict[str, float]:
     """`streams` engines in this process, each with cpu_count // streams threads, pulling
     requests from one queue: streams=1 is one engine using every core, streams=cpu_count
     is the flow's own layout (one single-threaded engine per Ray worker) without the flow.
     Both baselines are measured because either can be the faster one on a given machine,
-    and the flow is held to the better of them."""
+    and the flow is held to the better of them. `expected` holds the flow's texts per
+    request: a like-for-like ratio needs the replay to generate what the flow generated,
+    so the count of identical answers is reported with the figures."""
     threads = max(1, (os.cpu_count() or 2) // streams)
     engines = [build_engine(LlamaCppEngineConfig(n_threads=threads)) for _ in range(streams)]
     for engine in engines:
         engine.generate(requests[0])  # load and warm up, as the flow's workers do once
-    queue = list(reversed(requests))
+    queue = list(reversed(list(enumerate(requests))))
     lock = threading.Lock()
     tokens = [0] * streams
+    texts: dict[int, tuple[str, ...]] = {}
 
     def drain(i: int) -> None:
         while True:
             with lock:
                 if not queue:
                     return
-                request = queue.pop()
-            tokens[i] += engines[i].generate(request).usage.completion_tokens
+                index, request = queue.pop()
+            result = engines[i].generate(request)
+            tokens[i] += result.usage.completion_tokens
+            texts[index] = result.texts
 
     workers = [threading.Thread(target=drain, args=(i,)) for i in range(streams)]
     started = time.perf_counter()
@@ -96,7 +103,14 @@ def bare_engine_throughput(requests: list[GenerateRequest], streams: int) -> dic
     wall = time.perf_counter() - started
     for engine in engines:
         engine.close()
-    return {"tokens": sum(tokens), "wall_s": wall, "tokens_per_s": sum(tokens) / wall}
+    same = sum(texts[i] == want for i, want in enumerate(expected))
+    return {"tokens": sum(tokens), "wall_s": wall, "tokens_per_s": sum(tokens) / wall,
+            "same_texts_as_flow": same}
+
+
+def _cached_texts(cache: ResponseCache, key: str) -> tuple[str, ...] | None:
+    stored = cache.get(key)
+    return tuple(stored["texts"]) if stored else None
 
 
 def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConfig,
@@ -137,8 +151,9 @@ def run_benchmark(corpus: str, n: int, out: Path | None,
         flow_wall = time.perf_counter() - started
     os.environ.pop(JOURNAL_ENV, None)
     entries = read_entries(journal)
-    requests = [GenerateRequest.model_validate(e["request"]) for e in entries
-                if e["op"] == "generate"]
+    entries = [e for e in entries if e["op"] == "generate"]
+    requests = [GenerateRequest.model_validate(e["request"]) for e in entries]
+    flow_texts = [_cached_texts(ResponseCache(cache), e["key"]) for e in entries]
     flow_tokens = result["token_usage"]["completion_tokens"]
     shard_wall = result["timings_s"]["shards"]
     bares: dict[str, dict[str, float]] = {}
@@ -149,7 +164,7 @@ def run_benchmark(corpus: str, n: int, out: Path | None,
     for streams in sorted({1, os.cpu_count() or 2}) if engine == "llamacpp" else ():
         with PeakMemory() as bare_mem:
             label = f"{streams}x{(os.cpu_count() or 2) // streams}threads"
-            bares[label] = {**bare_engine_throughput(requests, streams),
+            bares[label] = {**bare_engine_throughput(requests, streams, flow_texts),
                             "peak_rss_mib": bare_mem.peak / 2**20}
     best = max(bares.values(), key=lambda b: b["tokens_per_s"])
     flow_rate = flow_tokens / shard_wall
@@ -167,6 +182,8 @@ def run_benchmark(corpus: str, n: int, out: Path | None,
         figures[f"{label}_generated_tokens"] = bare["tokens"]
         figures[f"{label}_tokens_per_s"] = bare["tokens_per_s"]
         figures[f"{label}_peak_rss_mib"] = bare["peak_rss_mib"]
+        if "same_texts_as_flow" in bare:
+            figures[f"{label}_same_texts_as_flow"] = f"{bare['same_texts_as_flow']}/{len(requests)}"
     figures |= {
         "ratio_flow_to_best_bare": flow_rate / best["tokens_per_s"],
         "time_to_first_completed_task_s": result["timings_s"].get("first_shard"),

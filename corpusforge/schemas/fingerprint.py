@@ -42,6 +42,13 @@ def canonical_json(value: Any) -> str:
                       default=_default)
 
 
+def ordered_json(value: Any) -> str:
+    """Compact JSON that keeps key order, for values where order is meaning: a JSON
+    schema's `properties` order is the order a constrained decoder (llama.cpp's grammar,
+    vLLM's guided decoding) writes the fields in, so sorting it changes the output."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
 def _default(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")

@@ -14,11 +14,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from corpusforge.schemas.fingerprint import canonical_json
+from corpusforge.schemas.fingerprint import ordered_json
 
 
 def append_entry(path: Path, entry: dict[str, Any]) -> None:
-    data = (canonical_json(entry) + "\n").encode("utf-8")
+    # Key order kept: a replayed request must be the request (a schema's property order
+    # decides the order its fields are generated in).
+    data = (ordered_json(entry) + "\n").encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:

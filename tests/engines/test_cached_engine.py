@@ -58,6 +58,18 @@ def test_anything_that_changes_the_answer_changes_the_key(
     assert fake.calls["generate"] == 2
 
 
+def test_a_schemas_property_order_is_part_of_the_key(tmp_path: Path) -> None:
+    """A constrained decoder writes fields in property order, so two orders are two answers;
+    any other key order (of sampling, of a property's own keywords) is not."""
+    engine = CachedEngine(FakeEngine(), ResponseCache(tmp_path))
+    ab = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}
+    ba = {"type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "string"}}}
+    assert engine.key("generate", _request(json_schema=ab)) != engine.key(
+        "generate", _request(json_schema=ba))
+    assert engine.key("generate", _request(json_schema=ab)) == engine.key(
+        "generate", _request(json_schema=dict(ab)))
+
+
 def test_model_identity_is_part_of_the_key(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path)
     CachedEngine(FakeEngine("fake:a@1"), cache).generate(_request())

@@ -123,6 +123,21 @@ def test_json_schema_is_enforced_by_the_grammar(smollm2: LlamaCppEngine) -> None
         assert isinstance(value["population"], int) and len(value["tags"]) <= 2
 
 
+def test_fields_come_in_the_schemas_property_order(smollm2: LlamaCppEngine) -> None:
+    """The same schema with its properties in the other order is a different request: the
+    grammar writes fields in property order (and compiled grammars are not shared)."""
+    def schema(order: list[str]) -> dict[str, object]:
+        return {"type": "object", "additionalProperties": False,
+                "required": ["colour", "name"],
+                "properties": {name: {"type": "string", "maxLength": 12} for name in order}}
+
+    for order in (["name", "colour"], ["colour", "name"], ["name", "colour"]):
+        result = smollm2.generate(_ask("Name a fruit and its colour.", seed=3,
+                                       temperature=0.7, max_tokens=60,
+                                       json_schema=schema(order)))
+        assert list(json.loads(result.texts[0])) == order, result.texts[0]
+
+
 def test_a_schema_llama_cpp_cannot_compile_is_fatal_not_silently_relaxed(
         smollm2: LlamaCppEngine) -> None:
     with pytest.raises(FatalEngineError, match="JSON schema"):

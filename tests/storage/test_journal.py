@@ -34,3 +34,13 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
         f.write('{"a": 2, "tor')
     assert read_entries(path) == [{"a": 1}]
     assert read_entries(tmp_path / "missing.jsonl") == []
+
+
+def test_entries_keep_their_key_order(tmp_path: Path) -> None:
+    """A journaled request is replayed as-is (the benchmark does): a JSON schema's property
+    order decides the order its fields are generated in, so it must survive the journal."""
+    path = tmp_path / "journal.jsonl"
+    schema = {"type": "object", "properties": {"zeta": {}, "alpha": {}, "mid": {}}}
+    append_entry(path, {"request": {"json_schema": schema, "seed": 1}})
+    [entry] = read_entries(path)
+    assert list(entry["request"]["json_schema"]["properties"]) == ["zeta", "alpha", "mid"]

@@ -4,8 +4,10 @@ The key names everything that decides the answer: the operation, the loaded mode
 identity (model_id carries the weights' hash), the engine config's fingerprint (profile
 defaults such as the repeat penalty, the structured-output dialect; endpoints, timeouts
 and concurrency are excluded by the fingerprint) and the full request (rendered messages,
-sampling, seed, n, output schema). Every request is seeded, so a hit is exactly what the
-engine would have produced: a resumed run reuses finished work and only pays for the rest.
+sampling, seed, n, output schema with its property order, which decides the order a
+constrained decoder writes the fields in; the rest is canonical). Every request is
+seeded, so a hit is exactly what the engine would have produced: a resumed run reuses
+finished work and only pays for the rest.
 Errors are never cached.
 
 With a journal path (or CORPUSFORGE_ENGINE_JOURNAL set, which Ray workers inherit), every
@@ -33,14 +35,14 @@ from corpusforge.schemas.engine_io import (
     ScoreResult,
     Usage,
 )
-from corpusforge.schemas.fingerprint import digest
+from corpusforge.schemas.fingerprint import digest, ordered_json
 from corpusforge.storage.cache import ResponseCache
 from corpusforge.storage.journal import append_entry
 from corpusforge.tasks.engines.protocol import Engine
 
 R = TypeVar("R", GenerateResult, ScoreResult, RepresentResult)
 
-KEY_VERSION = 1  # bump when the key layout changes
+KEY_VERSION = 2  # bump when the key layout changes (2: schema property order kept)
 JOURNAL_ENV = "CORPUSFORGE_ENGINE_JOURNAL"
 
 
@@ -80,12 +82,15 @@ class CachedEngine:
     # ------------------------------------------------------------ cache
     def key(self, op: str, request: BaseModel) -> str:
         config = getattr(self.engine, "config", None)
+        payload = request.model_dump(mode="json")
+        if payload.get("json_schema") is not None:
+            payload["json_schema"] = ordered_json(payload["json_schema"])
         return digest({
             "key_version": KEY_VERSION,
             "op": op,
             "model_id": self.engine.model_id,
             "engine": config.fingerprint()["hash"] if config is not None else None,
-            "request": request.model_dump(mode="json"),
+            "request": payload,
         })
 
     def stats(self) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from corpusforge.schemas.engine_io import (
     ScoreResult,
     Usage,
 )
-from corpusforge.schemas.fingerprint import canonical_json
+from corpusforge.schemas.fingerprint import ordered_json
 from corpusforge.tasks.engines.errors import EngineError, FatalEngineError, RowTooLongError
 from corpusforge.tasks.engines.models import (
     TRANSCRIPT_STOP,
@@ -110,7 +110,7 @@ class LlamaCppEngine:
         response_format does that): a schema it cannot compile is a configuration error."""
         if schema is None:
             return None
-        key = canonical_json(schema)
+        key = ordered_json(schema)  # property order changes the grammar
         if key not in self._grammars:
             import llama_cpp
             from llama_cpp import LlamaGrammar, llama_grammar
