@@ -1,14 +1,21 @@
 """What every corpus command shares: options, engine selection, config assembly, and
 running a flow with one Prefect API for the driver and all Ray workers.
 
+A corpus command declares only its own options and takes `opts: RunOptions`;
+`@run_command` adds the shared ones (out, limit, seed, engine model/URL/concurrency,
+sharding, bad rows, config file, cache, Ray, CPUs, progress) to what Typer sees, so every
+corpus offers them alike and an eighth corpus writes none of them again.
+
 Nothing here imports Prefect at module level (see flows/prefect_api.py)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -28,7 +35,8 @@ Model = Annotated[str | None, typer.Option(
     help="llamacpp: smollm2 | gemma3-270m | a .gguf path; openai: the served model name; "
          "vllm: smollm2 | a Hugging Face model directory")]
 BaseUrl = Annotated[str | None, typer.Option(help="openai engine: server URL ending in /v1")]
-Concurrency = Annotated[int, typer.Option(help="openai engine: concurrent requests")]
+Concurrency = Annotated[int, typer.Option(
+    help="openai and vllm engines: requests in flight per task")]
 ShardSize = Annotated[int | None, typer.Option(help="inputs per shard (unit of resume)")]
 SkipBad = Annotated[bool, typer.Option(
     "--skip-bad-rows", help="quarantine malformed input lines instead of stopping")]
@@ -39,6 +47,74 @@ CacheDir = Annotated[Path | None, typer.Option(
 RayAddress = Annotated[str | None, typer.Option(help="existing Ray cluster (default: local)")]
 TaskCpus = Annotated[int, typer.Option(help="CPUs (and engine threads) per shard task")]
 ShowProgress = Annotated[bool, typer.Option("--progress/--no-progress")]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The shared options of a `run`/`eval` command, as the user gave them."""
+
+    out: Out
+    limit: Limit = None
+    seed: Seed = 0
+    model: Model = None
+    base_url: BaseUrl = None
+    concurrency: Concurrency = 8
+    shard_size: ShardSize = None
+    skip_bad_rows: SkipBad = False
+    config: ConfigFile = None
+    cache_dir: CacheDir = None
+    ray_address: RayAddress = None
+    task_cpus: TaskCpus = 1
+    progress: ShowProgress = True
+
+    def engine(self, kind: str, default_model: str | None = None) -> dict[str, Any]:
+        return engine_config(kind, self.model or default_model, self.base_url,
+                             self.concurrency)
+
+    def build_config(self, **options: Any) -> dict[str, Any]:
+        """The config file, overridden by the command line (shared and corpus options)."""
+        return build_config(self.config, limit=self.limit, seed=self.seed,
+                            shard_size=self.shard_size,
+                            on_bad_rows="quarantine" if self.skip_bad_rows else None,
+                            **options)
+
+    def run(self, flow_attr: str, config: dict[str, Any],
+            preflight: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
+        """Run the flow, print what was published, and return the flow's result."""
+        result = run_flow(flow_attr, self.out, config, self.cache_dir, self.ray_address,
+                          self.task_cpus, self.progress, preflight=preflight)
+        print_result(result)
+        return result
+
+
+def run_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Typer sees `fn`'s own options followed by RunOptions' fields; `fn` gets its own
+    options and `opts`. (Typer reads parameters from the signature, so the shared ones
+    are added to it rather than repeated in every command.)"""
+    hints = get_type_hints(fn, include_extras=True)
+    own = [p.replace(annotation=hints[p.name])
+           for p in inspect.signature(fn).parameters.values() if p.name != "opts"]
+    option_hints = get_type_hints(RunOptions, include_extras=True)
+    shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                annotation=option_hints[f.name],
+                                default=inspect.Parameter.empty if f.default is MISSING
+                                else f.default)
+              for f in fields(RunOptions)]
+    clash = {p.name for p in own} & {p.name for p in shared}
+    if clash:
+        raise TypeError(f"{fn.__name__} redeclares shared options {sorted(clash)}")
+    names = [f.name for f in fields(RunOptions)]
+
+    def command(**kwargs: Any) -> None:
+        opts = RunOptions(**{name: kwargs.pop(name) for name in names})
+        fn(opts=opts, **kwargs)
+
+    params = own + shared
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__name__, command.__qualname__ = fn.__name__, fn.__qualname__
+    command.__doc__, command.__module__ = fn.__doc__, fn.__module__
+    return command
 
 
 def engine_config(kind: str, model: str | None, base_url: str | None,

@@ -8,25 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corpusforge.flows.cli_common import (
-    BaseUrl,
-    CacheDir,
-    Concurrency,
-    ConfigFile,
-    Limit,
-    Model,
-    Out,
-    RayAddress,
-    Seed,
-    ShardSize,
-    ShowProgress,
-    SkipBad,
-    TaskCpus,
-    build_config,
-    engine_config,
-    print_result,
-    run_flow,
-)
+from corpusforge.flows.cli_common import RunOptions, run_command
 
 DESCRIPTION = ("ADA adaptive augmentation of aspect sentiment quad training data "
                "(ICASSP 2024, arXiv 2401.06394)")
@@ -37,11 +19,12 @@ def register(run_app: typer.Typer, eval_app: typer.Typer) -> None:
     run_app.command("ada")(run_ada)
 
 
+@run_command
 def run_ada(
+    opts: RunOptions,
     input: Annotated[Path, typer.Option(
         "--input", help="training file, one line per sentence: text####quads (a Python list)",
         exists=True, dir_okay=False)],
-    out: Out,
     alpha: Annotated[float | None, typer.Option(help="rank decay (default 0.05)")] = None,
     beta: Annotated[float | None, typer.Option(help="target floor (default 0.5)")] = None,
     rounds: Annotated[float | None, typer.Option(
@@ -51,34 +34,18 @@ def run_ada(
     paraphrase: Annotated[bool | None, typer.Option(
         "--paraphrase/--no-paraphrase",
         help="extension: LLM rewrite of each pair, kept if every quad term survives")] = None,
-    limit: Limit = None,
-    seed: Seed = 0,
     engine: Annotated[str | None, typer.Option(
         "--engine", help="for --paraphrase: llamacpp (embedded) or openai")] = None,
-    model: Model = None,
-    base_url: BaseUrl = None,
-    concurrency: Concurrency = 8,
-    shard_size: ShardSize = None,
-    skip_bad_rows: SkipBad = False,
-    config: ConfigFile = None,
-    cache_dir: CacheDir = None,
-    ray_address: RayAddress = None,
-    task_cpus: TaskCpus = 1,
-    progress: ShowProgress = True,
 ) -> None:
     """Balance quad patterns and aspect categories of a training file by concatenating
     pairs of its sentences; publish the augmented file and Parquet tables."""
-    cfg = build_config(config, input_path=str(input.resolve()), alpha=alpha, beta=beta,
-                       rounds=rounds, method=method, limit=limit, seed=seed,
-                       shard_size=shard_size,
-                       on_bad_rows="quarantine" if skip_bad_rows else None)
-    if engine or model or base_url:
-        cfg["engine"] = engine_config(engine or "llamacpp", model, base_url, concurrency)
+    cfg = opts.build_config(input_path=str(input.resolve()), alpha=alpha, beta=beta,
+                            rounds=rounds, method=method)
+    if engine or opts.model or opts.base_url:
+        cfg["engine"] = opts.engine(engine or "llamacpp")
     if paraphrase is not None:
         cfg["paraphrase"] = {**cfg.get("paraphrase", {}), "enabled": paraphrase}
-    result = run_flow("corpusforge.flows.ada:ada_flow", out, cfg, cache_dir, ray_address,
-                      task_cpus, progress, preflight=_read_inputs)
-    print_result(result)
+    result = opts.run("corpusforge.flows.ada:ada_flow", cfg, preflight=_read_inputs)
     print_summary(json.loads((Path(result["path"]) / "report.json").read_text("utf-8")))
 
 

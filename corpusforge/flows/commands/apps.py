@@ -13,25 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from corpusforge.flows.cli_common import (
-    BaseUrl,
-    CacheDir,
-    Concurrency,
-    ConfigFile,
     EngineKind,
     Limit,
-    Model,
-    Out,
-    RayAddress,
-    Seed,
-    ShardSize,
-    ShowProgress,
-    SkipBad,
-    TaskCpus,
-    build_config,
+    RunOptions,
     console,
-    engine_config,
-    print_result,
-    run_flow,
+    run_command,
 )
 
 DESCRIPTION = "APPS+ verified unit tests from sandboxed execution (StepCoder, arXiv 2402.01391)"
@@ -68,43 +54,27 @@ def _sandbox_options(time_limit: float | None) -> dict[str, Any]:
     return {"time_limit_s": time_limit} if time_limit is not None else {}
 
 
+@run_command
 def run_apps(
-    out: Out,
+    opts: RunOptions,
     input_file: Annotated[Path, typer.Option(
         "--input", help="APPS problems: JSONL, Parquet, or a Hugging Face layout directory")],
-    limit: Limit = None,
-    seed: Seed = 0,
     augment: Annotated[bool, typer.Option(
         "--augment/--no-augment", help="propose new test inputs with the engine")] = True,
     stages: Annotated[int | None, typer.Option(help="CCCS curriculum stages")] = None,
     comparison: Comparison = "apps",
     time_limit: TimeLimit = None,
     engine: EngineKind = "llamacpp",
-    model: Model = None,
-    base_url: BaseUrl = None,
-    concurrency: Concurrency = 8,
-    shard_size: ShardSize = None,
-    skip_bad_rows: SkipBad = False,
-    config: ConfigFile = None,
-    cache_dir: CacheDir = None,
-    ray_address: RayAddress = None,
-    task_cpus: TaskCpus = 1,
-    progress: ShowProgress = True,
 ) -> None:
     """Verify APPS problems by executing their solutions; publish APPS+ with rejects and a
     CCCS curriculum."""
-    cfg = build_config(config, input_path=str(input_file.resolve()), limit=limit, seed=seed,
-                       engine=engine_config(engine, model, base_url, concurrency),
-                       shard_size=shard_size,
-                       on_bad_rows="quarantine" if skip_bad_rows else None)
+    cfg = opts.build_config(input_path=str(input_file.resolve()), engine=opts.engine(engine))
     _merge(cfg, "augment", {"enabled": augment})
     _merge(cfg, "verify", {"comparison": comparison})
     _merge(cfg, "sandbox", _sandbox_options(time_limit))
     if stages is not None:
         _merge(cfg, "curriculum", {"stages": stages})
-    result = run_flow("corpusforge.flows.apps:apps_flow", out, cfg, cache_dir, ray_address,
-                      task_cpus, progress, preflight=_read_inputs)
-    print_result(result)
+    opts.run("corpusforge.flows.apps:apps_flow", cfg, preflight=_read_inputs)
 
 
 def _read_inputs(config: dict[str, Any]) -> object:

@@ -8,26 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corpusforge.flows.cli_common import (
-    BaseUrl,
-    CacheDir,
-    Concurrency,
-    ConfigFile,
-    EngineKind,
-    Limit,
-    Model,
-    Out,
-    RayAddress,
-    Seed,
-    ShardSize,
-    ShowProgress,
-    SkipBad,
-    TaskCpus,
-    build_config,
-    engine_config,
-    print_result,
-    run_flow,
-)
+from corpusforge.flows.cli_common import EngineKind, RunOptions, run_command
 
 DESCRIPTION = "TRACE complex instructions with IOPO preference pairs (IOPO, arXiv 2411.06208)"
 
@@ -37,59 +18,29 @@ def register(run_app: typer.Typer, eval_app: typer.Typer) -> None:
     eval_app.command("trace")(eval_trace)
 
 
+@run_command
 def run_trace(
-    out: Out,
+    opts: RunOptions,
     seeds: Annotated[Path | None, typer.Option(
         help="JSONL of seed instructions {id, description, input?} (default: shipped set)")] = None,
-    limit: Limit = None,
-    seed: Seed = 0,
     engine: EngineKind = "llamacpp",
-    model: Model = None,
-    base_url: BaseUrl = None,
-    concurrency: Concurrency = 8,
-    shard_size: ShardSize = None,
-    skip_bad_rows: SkipBad = False,
-    config: ConfigFile = None,
-    cache_dir: CacheDir = None,
-    ray_address: RayAddress = None,
-    task_cpus: TaskCpus = 1,
-    progress: ShowProgress = True,
 ) -> None:
     """TRACE instructions, SFT set and IOPO pairs from seed instructions."""
-    cfg = build_config(config, seeds_path=str(seeds) if seeds else None, limit=limit,
-                       seed=seed, engine=engine_config(engine, model, base_url, concurrency),
-                       shard_size=shard_size,
-                       on_bad_rows="quarantine" if skip_bad_rows else None)
-    result = run_flow("corpusforge.flows.trace:trace_flow", out, cfg, cache_dir, ray_address,
-                      task_cpus, progress, preflight=_read_trace_inputs)
-    print_result(result)
+    cfg = opts.build_config(seeds_path=str(seeds) if seeds else None,
+                            engine=opts.engine(engine))
+    opts.run("corpusforge.flows.trace:trace_flow", cfg, preflight=_read_trace_inputs)
 
 
+@run_command
 def eval_trace(
-    out: Out,
+    opts: RunOptions,
     file: Annotated[Path, typer.Option(help="the TRACE evaluation JSONL")],
-    limit: Limit = None,
-    seed: Seed = 0,
     engine: EngineKind = "llamacpp",
-    model: Model = None,
-    base_url: BaseUrl = None,
-    concurrency: Concurrency = 8,
-    shard_size: ShardSize = None,
-    skip_bad_rows: SkipBad = False,
-    config: ConfigFile = None,
-    cache_dir: CacheDir = None,
-    ray_address: RayAddress = None,
-    task_cpus: TaskCpus = 1,
-    progress: ShowProgress = True,
 ) -> None:
     """Answer every TRACE evaluation item with the engine, judge it, report the scores."""
-    cfg = build_config(config, eval_path=str(file.resolve()), limit=limit, seed=seed,
-                       engine=engine_config(engine, model, base_url, concurrency),
-                       shard_size=shard_size,
-                       on_bad_rows="quarantine" if skip_bad_rows else None)
-    result = run_flow("corpusforge.flows.trace:trace_eval_flow", out, cfg, cache_dir,
-                      ray_address, task_cpus, progress, preflight=_read_eval_inputs)
-    print_result(result)
+    cfg = opts.build_config(eval_path=str(file.resolve()), engine=opts.engine(engine))
+    result = opts.run("corpusforge.flows.trace:trace_eval_flow", cfg,
+                      preflight=_read_eval_inputs)
     summary = json.loads((Path(result["path"]) / "summary.json").read_text(encoding="utf-8"))
     print(json.dumps(summary, indent=2))
 

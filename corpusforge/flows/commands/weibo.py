@@ -8,25 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from corpusforge.flows.cli_common import (
-    BaseUrl,
-    CacheDir,
-    Concurrency,
-    ConfigFile,
-    Limit,
-    Model,
-    Out,
-    RayAddress,
-    Seed,
-    ShardSize,
-    ShowProgress,
-    SkipBad,
-    TaskCpus,
-    build_config,
-    engine_config,
-    print_result,
-    run_flow,
-)
+from corpusforge.flows.cli_common import RunOptions, run_command
 
 DESCRIPTION = ("Weibo target-guided conversations: DKRN corpus construction and "
                "self-play (AAAI 2020)")
@@ -36,11 +18,12 @@ def register(run_app: typer.Typer, eval_app: typer.Typer) -> None:
     run_app.command("weibo")(run_weibo)
 
 
+@run_command
 def run_weibo(
+    opts: RunOptions,
     input: Annotated[Path, typer.Option(
         "--input", help="conversations: JSONL {id, turns[...]}, the STC post file, or an "
                         "LCCC pair file", exists=True, dir_okay=False)],
-    out: Out,
     format: Annotated[str, typer.Option(
         "--format", help="jsonl | stc (line-aligned post/response files) | lccc "
                          "(tab-separated, spaced characters)")] = "jsonl",
@@ -66,43 +49,27 @@ def run_weibo(
         "--llm-agent/--no-llm-agent", help="extension: LLM-written agent turns")] = False,
     llm_user: Annotated[bool, typer.Option(
         "--llm-user/--no-llm-user", help="extension: LLM user simulator turns")] = False,
-    limit: Limit = None,
-    seed: Seed = 0,
     engine: Annotated[str | None, typer.Option(
         "--engine", help="for the extensions: llamacpp (default profile gemma3-270m) or "
                          "openai")] = None,
-    model: Model = None,
-    base_url: BaseUrl = None,
-    concurrency: Concurrency = 8,
-    shard_size: ShardSize = None,
-    skip_bad_rows: SkipBad = False,
-    config: ConfigFile = None,
-    cache_dir: CacheDir = None,
-    ray_address: RayAddress = None,
-    task_cpus: TaskCpus = 1,
-    progress: ShowProgress = True,
 ) -> None:
     """Segment, select keywords, filter and split conversations; build turn instances,
     vocabulary and transition graphs; play target-guided conversations; publish."""
-    cfg = build_config(
-        config, input_path=str(input.resolve()), input_format=format,
+    cfg = opts.build_config(
+        input_path=str(input.resolve()), input_format=format,
         responses_path=str(responses.resolve()) if responses else None,
         strip_spaces=strip_spaces, min_count=min_count, min_keywords=min_keywords,
         reference_keywords_path=str(reference_keywords.resolve()) if reference_keywords
-        else None, limit=limit, seed=seed, shard_size=shard_size,
-        on_bad_rows="quarantine" if skip_bad_rows else None)
+        else None)
     if segmenter:
         cfg["segmentation"] = {**cfg.get("segmentation", {}), "segmenter": segmenter}
     synthesis = {"conversations": synthesize, "max_turns": max_turns,
                  "llm_agent": llm_agent or None, "llm_user": llm_user or None}
     cfg["synthesis"] = {**cfg.get("synthesis", {}),
                         **{k: v for k, v in synthesis.items() if v is not None}}
-    if engine or model or base_url:
-        cfg["engine"] = engine_config(engine or "llamacpp", model or "gemma3-270m", base_url,
-                                      concurrency)
-    result = run_flow("corpusforge.flows.weibo:weibo_flow", out, cfg, cache_dir, ray_address,
-                      task_cpus, progress, preflight=_read_inputs)
-    print_result(result)
+    if engine or opts.model or opts.base_url:
+        cfg["engine"] = opts.engine(engine or "llamacpp", default_model="gemma3-270m")
+    result = opts.run("corpusforge.flows.weibo:weibo_flow", cfg, preflight=_read_inputs)
     print_summary(json.loads((Path(result["path"]) / "report.json").read_text("utf-8")))
 
 
