@@ -27,7 +27,7 @@ test-vllm: vllm-install
 	@scripts/test.sh -m vllm tests/vllm
 
 bench-vllm: vllm-install
-	.venv/bin/corpusforge bench trace --engine vllm
+	.venv/bin/corpusforge bench trace --engine vllm --n 40
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -3,11 +3,13 @@ environment (.venv-vllm), not the platform's.
 
     .venv-vllm/bin/python scripts/vllm_bare_generate.py REQUESTS.json MODEL_DIR ENGINE.json
 
-REQUESTS.json holds the flow's journaled generate requests (messages, sampling, n, seed,
-json_schema). They go to one `vllm.LLM.chat` call, all at once: the best case for vLLM,
-which batches everything it is given. Prints one JSON line: generated tokens, seconds,
-tokens/s, and the model's load time (not counted in tokens/s, as the flow's replica
-start is not counted either).
+ENGINE.json maps a device type ("cpu", "cuda") to the engine arguments a replica's server
+gets on it (ServerSpec.engine_args), so both sides run the same engine; this script picks
+the entry for the platform vLLM finds. REQUESTS.json holds the flow's journaled generate
+requests (messages, sampling, n, seed, json_schema). They go to one `vllm.LLM.chat` call,
+all at once: the best case for vLLM, which batches everything it is given. Prints one
+JSON line: generated tokens, seconds, tokens/s, and the model's load time (not counted
+in tokens/s, as the flow's replica start is not counted either).
 """
 
 from __future__ import annotations
@@ -28,13 +30,8 @@ def main() -> None:
     from vllm.platforms import current_platform
     from vllm.sampling_params import StructuredOutputsParams
 
-    extra = {}
-    if current_platform.is_cpu():  # the same scheduling the replicas get (server.py)
-        extra = {"enable_chunked_prefill": False,
-                 "max_num_batched_tokens": max(engine["max_model_len"], 8192)}
     started = time.perf_counter()
-    llm = LLM(model=model_dir, dtype=engine["dtype"], max_model_len=engine["max_model_len"],
-              max_num_seqs=engine["max_num_seqs"], seed=0, generation_config="vllm", **extra)
+    llm = LLM(model=model_dir, **engine["cpu" if current_platform.is_cpu() else "cuda"])
     load_s = time.perf_counter() - started
     conversations, params = [], []
     for r in requests:

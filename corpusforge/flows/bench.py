@@ -119,11 +119,13 @@ def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConf
     subprocess: vLLM cannot be imported here), all submitted at once."""
     requests_file = scratch / "bare-requests.json"
     requests_file.write_text(json.dumps([r.model_dump(mode="json") for r in requests]))
+    # The engine arguments and environment a replica's server gets (server.py) on either
+    # device; the script takes the entry for the platform it finds.
+    specs = {device: ServerSpec(config, "generate", device, port=0) for device in ("cpu", "cuda")}
     engine_file = scratch / "bare-engine.json"
-    engine_file.write_text(config.model_dump_json())
+    engine_file.write_text(json.dumps({d: spec.engine_args() for d, spec in specs.items()}))
     script = REPO_ROOT / "scripts" / "vllm_bare_generate.py"
-    # The environment a CPU replica's server gets (server.py), so both sides run alike.
-    env = ServerSpec(config, "generate", "cpu", port=0).env()
+    env = specs["cpu"].env()  # its CPU-only variables are ignored on a GPU
     done = subprocess.run([str(vllm_python(config)), str(script), str(requests_file),
                            resolve_model(config.model), str(engine_file)],
                           env=env, capture_output=True, text=True, check=False)
@@ -136,8 +138,8 @@ def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConf
     return json.loads(lines[-1].removeprefix(mark))
 
 
-def run_benchmark(corpus: str, n: int, out: Path | None,
-                  engine: str = "llamacpp") -> dict[str, Any]:
+def run_benchmark(corpus: str, n: int, out: Path | None, engine: str = "llamacpp",
+                  seeds: Path | None = None) -> dict[str, Any]:
     scratch = Path(out) if out else Path(tempfile.mkdtemp(prefix="corpusforge-bench-"))
     journal = scratch / f"journal-{time.time_ns()}.jsonl"
     os.environ[JOURNAL_ENV] = str(journal)  # Ray workers inherit it
@@ -145,6 +147,8 @@ def run_benchmark(corpus: str, n: int, out: Path | None,
     with PeakMemory() as flow_mem:
         started = time.perf_counter()
         config: dict[str, Any] = {"limit": n}
+        if seeds is not None:
+            config["seeds_path"] = str(Path(seeds).resolve())
         if engine == "vllm":
             config["engine"] = VLLMEngineConfig().model_dump(mode="json")
         result = run_flow(FLOWS[corpus], scratch, config, cache, None, 1, False)

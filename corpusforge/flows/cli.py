@@ -65,6 +65,9 @@ def list_corpora() -> None:
 def bench(
     corpus: Annotated[str, typer.Argument(help="corpus to benchmark")] = "trace",
     n: Annotated[int, typer.Option(help="seed instructions to run")] = 8,
+    seeds: Annotated[Path | None, typer.Option(
+        help="seed file (default: the shipped 40; scripts/derive_trace_seeds.py --n N "
+             "derives more, for runs that keep many rows in flight)")] = None,
     out: Annotated[Path | None, typer.Option(help="scratch directory (default: a tmp dir)")] = None,
     engine: Annotated[str, typer.Option(
         help="llamacpp (embedded) or vllm (flow on vLLM replicas vs. bare vllm.LLM)")] = "llamacpp",
@@ -77,7 +80,7 @@ def bench(
         raise typer.BadParameter(f"no benchmark for {corpus!r}: use one of {sorted(FLOWS)}")
     if engine not in ("llamacpp", "vllm"):
         raise typer.BadParameter(f"unknown engine {engine!r}: use llamacpp or vllm")
-    run_benchmark(corpus, n, out, engine)
+    run_benchmark(corpus, n, out, engine, seeds)
 
 
 def main() -> None:  # pragma: no cover - console entry point

