@@ -157,7 +157,8 @@ def run_benchmark(corpus: str, n: int, out: Path | None, engine: str = "llamacpp
     entries = read_entries(journal)
     entries = [e for e in entries if e["op"] == "generate"]
     requests = [GenerateRequest.model_validate(e["request"]) for e in entries]
-    flow_texts = [_cached_texts(ResponseCache(cache), e["key"]) for e in entries]
+    flow_cache = ResponseCache(cache)
+    flow_texts = [_cached_texts(flow_cache, e["key"]) for e in entries]
     flow_tokens = result["token_usage"]["completion_tokens"]
     shard_wall = result["timings_s"]["shards"]
     bares: dict[str, dict[str, float]] = {}
