@@ -103,7 +103,7 @@ def run_command(fn: Callable[..., None]) -> Callable[..., None]:
     clash = {p.name for p in own} & {p.name for p in shared}
     if clash:
         raise TypeError(f"{fn.__name__} redeclares shared options {sorted(clash)}")
-    names = [f.name for f in fields(RunOptions)]
+    names = [p.name for p in shared]
 
     def command(**kwargs: Any) -> None:
         opts = RunOptions(**{name: kwargs.pop(name) for name in names})
