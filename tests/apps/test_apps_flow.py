@@ -76,7 +76,10 @@ def test_killed_run_resumes_and_equals_an_uninterrupted_one(prefect_server: str,
                                                             tmp_path: Path) -> None:
     before = zygotes()
     out = tmp_path / "killed"
-    cmd = command(out, PROBLEMS, "--limit", str(LIMIT), "--shard-size", "2")
+    # One problem per shard, so the kill lands with shards left: Ray workers finish the
+    # tasks already handed to them after the driver dies (seen: with 4 shards of 2, the
+    # last two committed a second after the kill, and nothing was left to resume).
+    cmd = command(out, PROBLEMS, "--limit", str(LIMIT), "--shard-size", "1")
     env = cli_env(prefect_server, tmp_path / "home")
     proc = subprocess.Popen(cmd, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -88,7 +91,7 @@ def test_killed_run_resumes_and_equals_an_uninterrupted_one(prefect_server: str,
     proc.wait()
     time.sleep(3)
     done = shards(out)
-    assert 1 <= len(done) < LIMIT // 2
+    assert 1 <= len(done) < LIMIT
     deadline = time.monotonic() + 60  # zygotes see their control pipe close and exit
     while zygotes() - before and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -97,7 +100,7 @@ def test_killed_run_resumes_and_equals_an_uninterrupted_one(prefect_server: str,
     resumed = run(cmd, env)
     assert f"read {LIMIT} = published {LIMIT}" in resumed.stdout
     after = shards(out)
-    assert len(after) == LIMIT // 2
+    assert len(after) == LIMIT
     for shard, state in done.items():
         assert after[shard] == state  # committed shards were not redone
 
