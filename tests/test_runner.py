@@ -206,3 +206,35 @@ def test_a_failed_optional_step_keeps_the_row_and_skips_the_optional_tail():
         "optional_echo: parse: unparsable output after 2 attempts: not an answer"]
     assert ok["tail"] is True and "step_failures" not in ok
     assert out.stats["optional_failures"] == {"optional_echo": 1}
+
+
+def test_journal_entries_name_the_row_and_step_that_asked(tmp_path):
+    """Rows run on concurrent threads; each journaled request carries its own row (not a
+    neighbour's), and a row's parse retries appear in the order they were made."""
+    from corpusforge.storage.cache import ResponseCache
+    from corpusforge.storage.journal import read_entries
+    from corpusforge.tasks.engines.cached import CachedEngine
+
+    journal = tmp_path / "journal.jsonl"
+
+    def answer(request: GenerateRequest) -> str:
+        # "x" is unparsable on its first two attempts, so its row asks three times.
+        tries = sum(r.messages[0].content == "x" for r in scripted.requests)
+        return "bad" if request.messages[0].content == "x" and tries < 3 else "ok"
+
+    scripted = ScriptedEngine(answer, concurrency=4)
+    engine = CachedEngine(scripted, ResponseCache(tmp_path / "cache"), journal=journal)
+    texts = ["x", *(f"t{i}" for i in range(7))]
+    out = run_rows(rows(*texts), make_runner(engine), concurrency=4)
+    assert len(out.rows) == 8
+    entries = read_entries(journal)
+    assert len(entries) == 10
+    by_row = {}
+    for e in entries:
+        by_row.setdefault(e["row"], []).append(e)
+    assert {e["step"] for e in entries} == {"echo"}
+    for i, text in enumerate(texts):
+        asked = by_row[f"r{i}"]
+        assert {e["request"]["messages"][0]["content"] for e in asked} == {text}
+    retry_seeds = [e["request"]["seed"] for e in by_row["r0"]]
+    assert retry_seeds == [derive_seed(7, "r0", "echo", a) for a in range(3)]

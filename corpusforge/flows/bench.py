@@ -3,9 +3,11 @@
 One run of the corpus flow on a cold cache, with the engine-call journal on, then the same
 requests (same messages, sampling and seeds, read back from the journal) replayed on the
 bare engine in this process, once as one engine on every core and once as one
-single-threaded engine per core (the flow's layout). Prints generated tokens/s for each,
-the ratio of the flow to the better bare figure, the time to
-the first completed task, and the peak resident memory of the whole process tree
+single-threaded engine per core (the flow's layout). With `--engine vllm` the bare engine
+is `vllm.LLM` in vLLM's environment, replayed all at once and in the flow's row order
+(scripts/vllm_bare_generate.py says why both). Prints generated tokens/s for each, the
+ratio of the flow to the best bare figure (and, for vLLM, to the row-order replay), the
+time to the first completed task, and the peak resident memory of the whole process tree
 (driver, Prefect server, Ray workers) sampled every 100 ms.
 """
 
@@ -113,12 +115,18 @@ def _cached_texts(cache: ResponseCache, key: str) -> tuple[str, ...] | None:
     return tuple(stored["texts"]) if stored else None
 
 
-def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConfig,
-                         scratch: Path) -> dict[str, float]:
-    """The same requests through bare `vllm.LLM.chat`, in vLLM's environment (a
-    subprocess: vLLM cannot be imported here), all submitted at once."""
+def bare_vllm_throughput(entries: list[dict[str, Any]], config: VLLMEngineConfig,
+                         scratch: Path, expected: list[tuple[str, ...] | None],
+                         ) -> dict[str, dict[str, Any]]:
+    """The same requests through bare `vllm.LLM`, in vLLM's environment (a subprocess:
+    vLLM cannot be imported here), replayed twice (scripts/vllm_bare_generate.py): all at
+    once, and in the flow's row order (each row's next request when its previous one is
+    done). {"all_at_once": figures, "row_order": figures}, each with how many answers
+    equal the flow's (`expected`): CPU kernels may round differently in another batch,
+    so a seeded request need not repeat its text when its neighbours change."""
     requests_file = scratch / "bare-requests.json"
-    requests_file.write_text(json.dumps([r.model_dump(mode="json") for r in requests]))
+    requests_file.write_text(json.dumps([{"row": e.get("row"), "request": e["request"]}
+                                         for e in entries]))
     # The engine arguments and environment a replica's server gets (server.py) on either
     # device; the script takes the entry for the platform it finds.
     specs = {device: ServerSpec(config, "generate", device, port=0) for device in ("cpu", "cuda")}
@@ -132,10 +140,14 @@ def bare_vllm_throughput(requests: list[GenerateRequest], config: VLLMEngineConf
     if done.returncode != 0:
         raise RuntimeError(f"bare vLLM run failed ({done.returncode}):\n{done.stderr[-3000:]}")
     mark = "corpusforge-bare-vllm: "
-    lines = [line for line in done.stdout.splitlines() if line.startswith(mark)]
-    if not lines:
+    figures = [json.loads(line.removeprefix(mark)) for line in done.stdout.splitlines()
+               if line.startswith(mark)]
+    if not figures:
         raise RuntimeError(f"bare vLLM run printed no figures:\n{done.stdout[-3000:]}")
-    return json.loads(lines[-1].removeprefix(mark))
+    for f in figures:
+        texts = [tuple(t) for t in f.pop("texts")]
+        f["same_texts_as_flow"] = sum(t == want for t, want in zip(texts, expected, strict=True))
+    return {f.pop("mode"): f for f in figures}
 
 
 def run_benchmark(corpus: str, n: int, out: Path | None, engine: str = "llamacpp",
@@ -164,8 +176,9 @@ def run_benchmark(corpus: str, n: int, out: Path | None, engine: str = "llamacpp
     bares: dict[str, dict[str, float]] = {}
     if engine == "vllm":
         with PeakMemory() as bare_mem:
-            bares["vllm_LLM"] = {**bare_vllm_throughput(requests, VLLMEngineConfig(), scratch),
-                                 "peak_rss_mib": bare_mem.peak / 2**20}
+            replays = bare_vllm_throughput(entries, VLLMEngineConfig(), scratch, flow_texts)
+        for mode, figures in replays.items():
+            bares[f"vllm_LLM_{mode}"] = {**figures, "peak_rss_mib": bare_mem.peak / 2**20}
     for streams in sorted({1, os.cpu_count() or 2}) if engine == "llamacpp" else ():
         with PeakMemory() as bare_mem:
             label = f"{streams}x{(os.cpu_count() or 2) // streams}threads"
@@ -189,8 +202,11 @@ def run_benchmark(corpus: str, n: int, out: Path | None, engine: str = "llamacpp
         figures[f"{label}_peak_rss_mib"] = bare["peak_rss_mib"]
         if "same_texts_as_flow" in bare:
             figures[f"{label}_same_texts_as_flow"] = f"{bare['same_texts_as_flow']}/{len(requests)}"
+    figures["ratio_flow_to_best_bare"] = flow_rate / best["tokens_per_s"]
+    if "vllm_LLM_row_order" in bares:  # the platform's own cost, the chains' cost left out
+        figures["ratio_flow_to_bare_row_order"] = (
+            flow_rate / bares["vllm_LLM_row_order"]["tokens_per_s"])
     figures |= {
-        "ratio_flow_to_best_bare": flow_rate / best["tokens_per_s"],
         "time_to_first_completed_task_s": result["timings_s"].get("first_shard"),
         "engine_start_s": result["timings_s"].get("engine_start"),
         "flow_wall_s": flow_wall,
@@ -198,6 +214,6 @@ def run_benchmark(corpus: str, n: int, out: Path | None, engine: str = "llamacpp
         "cpus": os.cpu_count(),
     }
     for key, value in figures.items():
-        print(f"{key:34s} {value:.3f}" if isinstance(value, float) else f"{key:34s} {value}")
+        print(f"{key:44s} {value:.3f}" if isinstance(value, float) else f"{key:44s} {value}")
     print(json.dumps(figures))
     return figures

@@ -25,6 +25,7 @@ from typing import Any
 
 from corpusforge.schemas.engine_io import GenerateResult, Usage
 from corpusforge.schemas.quarantine import ErrorKind, QuarantineRecord
+from corpusforge.tasks.engines.cached import journal_tags
 from corpusforge.tasks.engines.errors import FatalEngineError, RowTooLongError, TransientEngineError
 from corpusforge.tasks.engines.protocol import Engine
 from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row, RowRejected, Step
@@ -130,7 +131,8 @@ class RowRunner:
         for attempt in range(self.max_parse_attempts):
             seed = derive_seed(self.run_seed, str(row["row_id"]), step.name, attempt)
             request = step.build_request(row, seed)
-            result: GenerateResult = self.engine.generate(request)
+            with journal_tags(row=str(row["row_id"]), step=step.name):
+                result: GenerateResult = self.engine.generate(request)
             outcome.requests += 1
             outcome.usage = outcome.usage + result.usage
             if result.cached:

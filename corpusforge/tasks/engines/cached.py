@@ -12,14 +12,19 @@ Errors are never cached.
 
 With a journal path (or CORPUSFORGE_ENGINE_JOURNAL set, which Ray workers inherit), every
 request the engine really computes is appended to a JSON-lines journal with its key,
-request and usage: the record of what a run paid for.
+request and usage: the record of what a run paid for. The runner tags each entry with the
+row and step that asked (`journal_tags`), so the journal also says what each row cost and
+in which order a row's requests came: the benchmark replays them in that order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +49,19 @@ R = TypeVar("R", GenerateResult, ScoreResult, RepresentResult)
 
 KEY_VERSION = 2  # bump when the key layout changes (2: schema property order kept)
 JOURNAL_ENV = "CORPUSFORGE_ENGINE_JOURNAL"
+_TAGS: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("corpusforge_journal_tags",
+                                                            default=())
+
+
+@contextlib.contextmanager
+def journal_tags(**tags: str) -> Iterator[None]:
+    """Who is asking, for the journal entries of the engine calls made inside (per thread
+    and task, as a context variable: the runner's row threads do not see each other's)."""
+    token = _TAGS.set(tuple({**dict(_TAGS.get()), **tags}.items()))
+    try:
+        yield
+    finally:
+        _TAGS.reset(token)
 
 
 class CachedEngine:
@@ -123,6 +141,7 @@ class CachedEngine:
         if self.journal is not None:
             append_entry(self.journal, {
                 "key": key, "op": op, "model_id": self.engine.model_id, "pid": os.getpid(),
+                **dict(_TAGS.get()),
                 "request": request.model_dump(mode="json"),
                 "usage": result.usage.model_dump(), "at": time.time(),
                 "latency_s": round(time.perf_counter() - started, 4)})
