@@ -55,8 +55,12 @@ def run_weibo(
 ) -> None:
     """Segment, select keywords, filter and split conversations; build turn instances,
     vocabulary and transition graphs; play target-guided conversations; publish."""
+    # An engine only when one is asked for (the LLM turns are optional); a --config engine
+    # block of the same kind is merged with it, as for every corpus.
+    chosen = (opts.engine(engine or "llamacpp", default_model="gemma3-270m")
+              if engine or opts.model or opts.base_url else None)
     cfg = opts.build_config(
-        input_path=str(input.resolve()), input_format=format,
+        engine=chosen, input_path=str(input.resolve()), input_format=format,
         responses_path=str(responses.resolve()) if responses else None,
         strip_spaces=strip_spaces, min_count=min_count, min_keywords=min_keywords,
         reference_keywords_path=str(reference_keywords.resolve()) if reference_keywords
@@ -67,8 +71,6 @@ def run_weibo(
                  "llm_agent": llm_agent or None, "llm_user": llm_user or None}
     cfg["synthesis"] = {**cfg.get("synthesis", {}),
                         **{k: v for k, v in synthesis.items() if v is not None}}
-    if engine or opts.model or opts.base_url:
-        cfg["engine"] = opts.engine(engine or "llamacpp", default_model="gemma3-270m")
     result = opts.run("corpusforge.flows.weibo:weibo_flow", cfg, preflight=_read_inputs)
     print_summary(json.loads((Path(result["path"]) / "report.json").read_text("utf-8")))
 

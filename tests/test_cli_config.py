@@ -1,0 +1,62 @@
+"""How a command's config is assembled from --config and the command line: an engine
+block in the file adds settings to the engine the command line picks (same kind), and
+every corpus command does it the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from corpusforge.flows import cli_common
+from corpusforge.flows.cli import app
+from corpusforge.flows.cli_common import build_config
+
+
+def test_a_same_kind_engine_block_in_the_file_is_merged(tmp_path: Path) -> None:
+    file = tmp_path / "c.json"
+    file.write_text(json.dumps({"limit": 3, "engine": {"kind": "vllm", "replicas": 2,
+                                                       "model": "old"}}))
+    config = build_config(file, limit=None, engine={"kind": "vllm", "model": "smollm2"})
+    assert config == {"limit": 3, "engine": {"kind": "vllm", "replicas": 2, "model": "smollm2"}}
+
+
+def test_an_engine_block_of_another_kind_is_replaced(tmp_path: Path) -> None:
+    file = tmp_path / "c.json"
+    file.write_text(json.dumps({"engine": {"kind": "vllm", "replicas": 2}}))
+    config = build_config(file, engine={"kind": "llamacpp", "model": "smollm2"})
+    assert config["engine"] == {"kind": "llamacpp", "model": "smollm2"}
+
+
+def test_no_engine_on_the_command_line_keeps_the_files(tmp_path: Path) -> None:
+    file = tmp_path / "c.json"
+    file.write_text(json.dumps({"engine": {"kind": "vllm", "replicas": 2}}))
+    assert build_config(file, engine=None)["engine"] == {"kind": "vllm", "replicas": 2}
+
+
+@pytest.mark.parametrize("corpus", ["ada", "weibo", "trace", "apps"])
+def test_every_corpus_command_merges_the_files_engine_block(
+        corpus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config a command hands to its flow (captured instead of running the flow)."""
+    seen: list[dict[str, Any]] = []
+
+    def capture(self: object, flow_attr: str, config: dict[str, Any], **_: Any) -> None:
+        seen.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli_common.RunOptions, "run", capture)
+    data = tmp_path / "input.txt"
+    data.write_text("")
+    file = tmp_path / "c.json"
+    file.write_text(json.dumps({"engine": {"kind": "llamacpp", "n_ctx": 1024}}))
+    args = ["run", corpus, "--out", str(tmp_path / "out"), "--config", str(file),
+            "--engine", "llamacpp", "--model", "smollm2"]
+    if corpus != "trace":
+        args += ["--input", str(data)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (config,) = seen
+    assert config["engine"] == {"kind": "llamacpp", "n_ctx": 1024, "model": "smollm2"}
