@@ -71,6 +71,14 @@ class RunOptions:
         return engine_config(kind, self.model or default_model, self.base_url,
                              self.concurrency)
 
+    def engine_if_asked(self, kind: str | None,
+                        default_model: str | None = None) -> dict[str, Any] | None:
+        """For a corpus whose engine is optional: the engine when --engine, --model or
+        --base-url asks for one (llamacpp unless --engine names another), else None."""
+        if not (kind or self.model or self.base_url):
+            return None
+        return self.engine(kind or "llamacpp", default_model)
+
     def build_config(self, **options: Any) -> dict[str, Any]:
         """The config file, overridden by the command line (shared and corpus options)."""
         return build_config(self.config, limit=self.limit, seed=self.seed,

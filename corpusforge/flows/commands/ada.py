@@ -39,11 +39,8 @@ def run_ada(
 ) -> None:
     """Balance quad patterns and aspect categories of a training file by concatenating
     pairs of its sentences; publish the augmented file and Parquet tables."""
-    # An engine only when one is asked for (paraphrasing is optional); a --config engine
-    # block of the same kind is merged with it, as for every corpus.
-    chosen = opts.engine(engine or "llamacpp") if engine or opts.model or opts.base_url else None
     cfg = opts.build_config(input_path=str(input.resolve()), alpha=alpha, beta=beta,
-                            rounds=rounds, method=method, engine=chosen)
+                            rounds=rounds, method=method, engine=opts.engine_if_asked(engine))
     if paraphrase is not None:
         cfg["paraphrase"] = {**cfg.get("paraphrase", {}), "enabled": paraphrase}
     result = opts.run("corpusforge.flows.ada:ada_flow", cfg, preflight=_read_inputs)

@@ -55,12 +55,9 @@ def run_weibo(
 ) -> None:
     """Segment, select keywords, filter and split conversations; build turn instances,
     vocabulary and transition graphs; play target-guided conversations; publish."""
-    # An engine only when one is asked for (the LLM turns are optional); a --config engine
-    # block of the same kind is merged with it, as for every corpus.
-    chosen = (opts.engine(engine or "llamacpp", default_model="gemma3-270m")
-              if engine or opts.model or opts.base_url else None)
     cfg = opts.build_config(
-        engine=chosen, input_path=str(input.resolve()), input_format=format,
+        engine=opts.engine_if_asked(engine, default_model="gemma3-270m"),
+        input_path=str(input.resolve()), input_format=format,
         responses_path=str(responses.resolve()) if responses else None,
         strip_spaces=strip_spaces, min_count=min_count, min_keywords=min_keywords,
         reference_keywords_path=str(reference_keywords.resolve()) if reference_keywords
