@@ -49,15 +49,14 @@ R = TypeVar("R", GenerateResult, ScoreResult, RepresentResult)
 
 KEY_VERSION = 2  # bump when the key layout changes (2: schema property order kept)
 JOURNAL_ENV = "CORPUSFORGE_ENGINE_JOURNAL"
-_TAGS: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("corpusforge_journal_tags",
-                                                            default=())
+_TAGS: ContextVar[dict[str, str] | None] = ContextVar("corpusforge_journal_tags", default=None)
 
 
 @contextlib.contextmanager
 def journal_tags(**tags: str) -> Iterator[None]:
     """Who is asking, for the journal entries of the engine calls made inside (per thread
     and task, as a context variable: the runner's row threads do not see each other's)."""
-    token = _TAGS.set(tuple({**dict(_TAGS.get()), **tags}.items()))
+    token = _TAGS.set({**(_TAGS.get() or {}), **tags})
     try:
         yield
     finally:
@@ -141,7 +140,7 @@ class CachedEngine:
         if self.journal is not None:
             append_entry(self.journal, {
                 "key": key, "op": op, "model_id": self.engine.model_id, "pid": os.getpid(),
-                **dict(_TAGS.get()),
+                **(_TAGS.get() or {}),
                 "request": request.model_dump(mode="json"),
                 "usage": result.usage.model_dump(), "at": time.time(),
                 "latency_s": round(time.perf_counter() - started, 4)})
