@@ -8,9 +8,19 @@ import pyarrow as pa
 import pytest
 
 from corpusforge.schemas.corpus import CorpusConfig
-from corpusforge.tasks.plan import auto_shard_size, plan_run
+from corpusforge.schemas.engine_io import LlamaCppEngineConfig, OpenAIEngineConfig, VLLMEngineConfig
+from corpusforge.tasks.apps.recipe import AppsRecipe
+from corpusforge.tasks.plan import (
+    MAX_WAITING_TASKS,
+    Shard,
+    TaskSlots,
+    auto_shard_size,
+    plan_run,
+    task_slots,
+)
 from corpusforge.tasks.recipe import InputBatch, Recipe
 from corpusforge.tasks.steps import MapStep, Row, Step
+from corpusforge.tasks.trace.recipe import TraceRecipe
 
 
 class Upper(MapStep):
@@ -83,3 +93,37 @@ def test_auto_shard_size_keeps_a_batching_engine_busy() -> None:
     assert auto_shard_size(100, min_size=32) == 32
     assert auto_shard_size(10, min_size=32) == 10  # never more than there is
     assert auto_shard_size(5000, min_size=32) == 64  # a large run keeps its sizing
+
+
+def _shards(sizes: list[int]) -> list[Shard]:
+    return [Shard(f"s{i:05d}", [{"row_id": f"r{i}-{j}"} for j in range(n)])
+            for i, n in enumerate(sizes)]
+
+
+def test_vllm_shard_tasks_share_a_cpu_and_are_bounded_by_the_replicas_batch() -> None:
+    # 189 rows in 64-row shards against one replica decoding 64 sequences: every shard is
+    # in flight at once (3 x 64 requests), and together they reserve one CPU, not three.
+    slots = task_slots(VLLMEngineConfig(), _shards([64, 64, 61]), 1)
+    assert slots == TaskSlots(cpus=0.3333, in_flight=3)
+    # Two replicas double the batch and what one task may keep in flight alike, but a
+    # 64-row shard still holds at most 64 requests (a row waits on one at a time).
+    assert task_slots(VLLMEngineConfig(replicas=2), _shards([128] * 10), 2).in_flight == 3
+    assert task_slots(VLLMEngineConfig(replicas=2), _shards([64] * 10), 2) == TaskSlots(
+        cpus=0.3333, in_flight=6)
+    # Small shards hold fewer requests each, so more of them are submitted, up to a cap.
+    assert task_slots(VLLMEngineConfig(), _shards([16] * 40), 1).in_flight == 12
+    assert task_slots(VLLMEngineConfig(), _shards([1] * 500), 1).in_flight == MAX_WAITING_TASKS
+
+
+@pytest.mark.parametrize("engine", [LlamaCppEngineConfig(), OpenAIEngineConfig(model="m"), None])
+def test_tasks_with_their_own_cpu_work_keep_a_cpu_each(engine: Any) -> None:
+    # In-process engine, a server of unknown batch width, or no engine at all: Ray's CPU
+    # count bounds the tasks, as before.
+    assert task_slots(engine, _shards([64] * 4), 2) == TaskSlots(cpus=2)
+
+
+def test_a_recipe_with_cpu_bound_steps_keeps_a_cpu_per_task_even_on_vllm() -> None:
+    # APPS runs sandboxed programs inside its tasks: sharing a CPU would starve them.
+    assert task_slots(VLLMEngineConfig(), _shards([64] * 4), 1,
+                      cpu_bound_steps=True) == TaskSlots(cpus=1)
+    assert AppsRecipe.cpu_bound_steps and not TraceRecipe.cpu_bound_steps

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect_ray.context import remote_options
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -38,7 +39,7 @@ from corpusforge.storage.manifest import Counts, EngineInfo, FingerprintInfo, Ma
 from corpusforge.storage.publish import publish_dataset
 from corpusforge.storage.shards import ShardStore
 from corpusforge.tasks.engines.registry import engine_session
-from corpusforge.tasks.plan import RunPlan, Shard, plan_run
+from corpusforge.tasks.plan import RunPlan, Shard, TaskSlots, plan_run, task_slots
 from corpusforge.tasks.recipe import Recipe
 from corpusforge.tasks.shard import (
     QUARANTINE_TABLE,
@@ -96,7 +97,11 @@ def run_corpus(recipe: Recipe, config: CorpusConfig, out_dir: Path, *,
                 dataset, plan.batch.read, len(plan.batch.quarantined), len(plan.shards),
                 len(plan.shards) - len(pending), plan.derivation_key[:16])
 
-    timings.update(_run_shards(ctx, pending, len(plan.shards), progress, dataset))
+    slots = task_slots(config.engine if plan.uses_engine else None, pending, task_cpus,
+                       cpu_bound_steps=recipe.cpu_bound_steps)
+    logger.info("shard tasks reserve %g CPU each; %s submitted at once", slots.cpus,
+                slots.in_flight or "all")
+    timings.update(_run_shards(ctx, pending, slots, len(plan.shards), progress, dataset))
     t1 = time.perf_counter()
     result = _finish(recipe, config, plan, store, out_dir, dataset, timings, t0)
     timings["publish"] = time.perf_counter() - t1
@@ -106,20 +111,20 @@ def run_corpus(recipe: Recipe, config: CorpusConfig, out_dir: Path, *,
     return result
 
 
-def _run_shards(ctx: ShardContext, pending: list[Shard], total: int, progress: bool,
-                dataset: str) -> dict[str, float]:
+def _run_shards(ctx: ShardContext, pending: list[Shard], slots: TaskSlots, total: int,
+                progress: bool, dataset: str) -> dict[str, float]:
     if not pending:
         return {"shards": 0.0}
     entered = time.perf_counter()
     with engine_session(ctx.config.engine, Path(ctx.work_dir) / "engine-logs"):
         # Engine replicas that live for the run (vLLM) start here, before the first task.
         timings = {"engine_start": time.perf_counter() - entered}
-        timings.update(_run_pending(ctx, pending, total, progress, dataset))
+        timings.update(_run_pending(ctx, pending, slots, total, progress, dataset))
         return timings
 
 
-def _run_pending(ctx: ShardContext, pending: list[Shard], total: int, progress: bool,
-                 dataset: str) -> dict[str, float]:
+def _run_pending(ctx: ShardContext, pending: list[Shard], slots: TaskSlots, total: int,
+                 progress: bool, dataset: str) -> dict[str, float]:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     artifact_id = create_progress_artifact(progress=100.0 * (total - len(pending)) / total,
@@ -128,10 +133,8 @@ def _run_pending(ctx: ShardContext, pending: list[Shard], total: int, progress: 
     with bar:
         bar_task = bar.add_task(f"{dataset} shards", total=total,
                                 completed=total - len(pending))
-        with remote_options(num_cpus=ctx.threads):
-            futures = [shard_task.submit(ctx, shard) for shard in pending]
         finished = total - len(pending)
-        for future in as_completed(futures):
+        for future in _submitted(ctx, pending, slots):
             future.result()  # a failed shard (after its retries) fails the flow here
             finished += 1
             if "first_shard" not in timings:
@@ -140,6 +143,29 @@ def _run_pending(ctx: ShardContext, pending: list[Shard], total: int, progress: 
             update_progress_artifact(artifact_id, progress=100.0 * finished / total)
     timings["shards"] = time.perf_counter() - started
     return timings
+
+
+def _submitted(ctx: ShardContext, pending: list[Shard],
+               slots: TaskSlots) -> Iterator[PrefectFuture[dict[str, Any]]]:
+    """Shard futures as they finish, with at most `slots.in_flight` submitted at a time
+    (all at once when None). The next shard is submitted after the caller took the
+    finished one, so a failed shard stops submission."""
+    waiting = list(pending)
+    running: list[PrefectFuture[dict[str, Any]]] = []
+    limit = slots.in_flight or len(waiting)
+
+    def submit() -> None:
+        with remote_options(num_cpus=slots.cpus):
+            running.append(shard_task.submit(ctx, waiting.pop(0)))
+
+    while waiting and len(running) < limit:
+        submit()
+    while running:
+        done = next(as_completed(running))
+        running.remove(done)
+        yield done
+        if waiting:
+            submit()
 
 
 def _progress_bar(enabled: bool) -> Progress:

@@ -64,6 +64,15 @@ class VLLMEngineConfig(StrictModel):
     startup_timeout_s: float = Field(default=900.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
 
+    def requests_per_task(self) -> int:
+        """In-flight requests one shard task keeps: `concurrency` for each replica."""
+        return self.concurrency * self.replicas
+
+    def batch_capacity(self) -> int:
+        """Sequences the replicas decode at once; the run's in-flight requests must cover
+        it for the batches to stay full."""
+        return self.max_num_seqs * self.replicas
+
 
 EngineConfig = Annotated[LlamaCppEngineConfig | OpenAIEngineConfig | VLLMEngineConfig,
                          Field(discriminator="kind")]

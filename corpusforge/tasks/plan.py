@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.schemas.engine_io import EngineConfig, VLLMEngineConfig
 from corpusforge.schemas.fingerprint import canonical_json, digest
 from corpusforge.tasks.recipe import InputBatch, Recipe
 from corpusforge.tasks.steps import EngineStep, Row, Step
@@ -23,6 +24,25 @@ from corpusforge.tasks.steps import EngineStep, Row, Step
 class Shard:
     shard_id: str
     rows: list[Row]
+
+
+@dataclass(frozen=True)
+class TaskSlots:
+    """How shard tasks are placed on Ray: the CPUs each reserves, and how many the driver
+    keeps submitted at once (None: as many as Ray's CPUs fit)."""
+
+    cpus: float
+    in_flight: int | None = None
+
+
+# Requests kept in flight, as a multiple of the sequences vLLM's replicas decode at once.
+# A shard's rows finish
+# unevenly, so its requests in flight fall off towards its end; with three times the batch
+# width submitted, other shards' requests fill the batch until the run's own tail.
+OVERSUBSCRIPTION = 3
+# Each task is a Ray worker process (an interpreter with Prefect loaded): tiny shards must
+# not turn the bound above into hundreds of processes.
+MAX_WAITING_TASKS = 16
 
 
 @dataclass
@@ -79,3 +99,20 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
                    shards=shards, uses_engine=uses_engine, identity=identity,
                    input_ids=input_ids)
 
+
+def task_slots(engine: EngineConfig | None, shards: list[Shard], task_cpus: float, *,
+               cpu_bound_steps: bool = False) -> TaskSlots:
+    """A shard task that only waits on vLLM's HTTP servers needs no CPU of its own, yet
+    reserving one each let only as many tasks run as the driver has CPUs: on a small
+    driver the replicas' batches ran under-filled while shards queued. Such tasks share
+    `task_cpus` between them, and the driver bounds how many it submits so the requests
+    queued at the replicas stay within a few batches (timeouts count queueing time).
+    Tasks with their own CPU work (an in-process engine, a recipe's sandboxes) keep
+    `task_cpus` each and Ray's CPU count bounds them. `engine` is None for a run that
+    calls no engine."""
+    if not isinstance(engine, VLLMEngineConfig) or cpu_bound_steps or not shards:
+        return TaskSlots(cpus=task_cpus)
+    per_task = min(engine.requests_per_task(), max(len(s.rows) for s in shards))
+    tasks = min(MAX_WAITING_TASKS, -(-OVERSUBSCRIPTION * engine.batch_capacity() // per_task))
+    # Ray accepts fractional resources in steps of 1e-4.
+    return TaskSlots(cpus=max(1e-4, round(task_cpus / tasks, 4)), in_flight=tasks)

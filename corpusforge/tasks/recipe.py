@@ -37,6 +37,9 @@ class Recipe(ABC):
     # The table whose rows account for the inputs: read == len(primary) + quarantined.
     primary_table: ClassVar[str]
     expectations: ClassVar[dict[str, ExpectationSuiteSpec]] = {}
+    # True when steps do CPU-heavy work inside the shard task (APPS runs programs in
+    # sandboxes): its tasks then keep a whole CPU each even while a server engine answers.
+    cpu_bound_steps: ClassVar[bool] = False
     # Dataset card metadata.
     pretty_name: ClassVar[str] = ""
     summary: ClassVar[str] = ""

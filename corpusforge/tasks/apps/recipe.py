@@ -41,6 +41,7 @@ class AppsRecipe(Recipe):
     table_schemas = APPS_TABLE_SCHEMAS
     primary_table = "verification"
     expectations = APPS_EXPECTATIONS
+    cpu_bound_steps = True
     pretty_name = "APPS+ verified unit tests"
     summary = ("APPS problems whose tests were verified by executing every reference "
                "solution in a sandbox (StepCoder's APPS+ method, arXiv 2402.01391): kept "

@@ -98,7 +98,7 @@ class VLLMEngine:
     def capabilities(self) -> Capabilities:
         return Capabilities(generate=True, structured_output=True, seed=True, score=True,
                             represent=True,
-                            max_concurrency=self.config.concurrency * self.config.replicas)
+                            max_concurrency=self.config.requests_per_task())
 
     # ------------------------------------------------------------ operations
     def generate(self, request: GenerateRequest) -> GenerateResult:
