@@ -150,22 +150,23 @@ def _submitted(ctx: ShardContext, pending: list[Shard],
     """Shard futures as they finish, with at most `slots.in_flight` submitted at a time
     (all at once when None). The next shard is submitted after the caller took the
     finished one, so a failed shard stops submission."""
-    waiting = list(pending)
-    running: list[PrefectFuture[dict[str, Any]]] = []
-    limit = slots.in_flight or len(waiting)
 
-    def submit() -> None:
+    def submit(shard: Shard) -> PrefectFuture[dict[str, Any]]:
         with remote_options(num_cpus=slots.cpus):
-            running.append(shard_task.submit(ctx, waiting.pop(0)))
+            return shard_task.submit(ctx, shard)
 
-    while waiting and len(running) < limit:
-        submit()
+    if slots.in_flight is None:
+        yield from as_completed([submit(shard) for shard in pending])
+        return
+    waiting = list(pending)
+    running = [submit(waiting.pop(0)) for _ in range(min(slots.in_flight, len(waiting)))]
     while running:
+        # A fresh as_completed per finish: the window is small (at most 16 futures).
         done = next(as_completed(running))
         running.remove(done)
         yield done
         if waiting:
-            submit()
+            running.append(submit(waiting.pop(0)))
 
 
 def _progress_bar(enabled: bool) -> Progress:
