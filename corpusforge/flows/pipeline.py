@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -158,15 +159,14 @@ def _submitted(ctx: ShardContext, pending: list[Shard],
     if slots.in_flight is None:
         yield from as_completed([submit(shard) for shard in pending])
         return
-    waiting = list(pending)
-    running = [submit(waiting.pop(0)) for _ in range(min(slots.in_flight, len(waiting)))]
+    waiting = iter(pending)
+    running = [submit(shard) for shard in islice(waiting, slots.in_flight)]
     while running:
         # A fresh as_completed per finish: the window is small (at most 16 futures).
         done = next(as_completed(running))
         running.remove(done)
         yield done
-        if waiting:
-            running.append(submit(waiting.pop(0)))
+        running.extend(submit(shard) for shard in islice(waiting, 1))
 
 
 def _progress_bar(enabled: bool) -> Progress:

@@ -36,9 +36,9 @@ class TaskSlots:
 
 
 # Requests kept in flight, as a multiple of the sequences vLLM's replicas decode at once.
-# A shard's rows finish
-# unevenly, so its requests in flight fall off towards its end; with three times the batch
-# width submitted, other shards' requests fill the batch until the run's own tail.
+# A shard's rows finish unevenly, so its requests in flight fall off towards its end; with
+# three times the batch width submitted, other shards' requests fill the batch until the
+# run's own tail.
 OVERSUBSCRIPTION = 3
 # Each task is a Ray worker process (an interpreter with Prefect loaded): tiny shards must
 # not turn the bound above into hundreds of processes.
