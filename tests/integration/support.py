@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,19 @@ def run(cmd: list[str], env: dict[str, str], timeout: float = 900,
     return proc
 
 
+# Prefect's server answers 503 when SQLite is locked by its own services (the scheduler
+# writes a new deployment's cron runs at the same moment), and Prefect's client retries
+# these codes (prefect/client/base.py); a failed request was rolled back, so resending is
+# safe. Without this the deployment test failed in CI on one such 503.
+RETRY_CODES = frozenset({429, 502, 503})
+RETRIES = 6
+
+
 def api(url: str, method: str, path: str, **kwargs: Any) -> Any:
-    response = httpx.request(method, f"{url}{path}", timeout=30, **kwargs)
+    for attempt in range(RETRIES + 1):
+        response = httpx.request(method, f"{url}{path}", timeout=30, **kwargs)
+        if response.status_code not in RETRY_CODES or attempt == RETRIES:
+            break
+        time.sleep(min(2.0 ** attempt * 0.5, 10.0))
     response.raise_for_status()
     return response.json() if response.content else None
