@@ -28,15 +28,16 @@ console = Console(stderr=True)
 Out = Annotated[Path, typer.Option("--out", help="publish under OUT/<dataset>/<version>/")]
 Limit = Annotated[int | None, typer.Option(help="use only the first N inputs (a quick try)")]
 Seed = Annotated[int, typer.Option(help="run seed; every request's seed derives from it")]
-EngineKind = Annotated[str, typer.Option(
+EngineKind = Annotated[str | None, typer.Option(
     "--engine", help="llamacpp (embedded), openai (a server) or vllm (replicas on Ray; "
-    "`make vllm-install` first; replicas, dtype etc. in --config's engine block)")]
+    "`make vllm-install` first; replicas, dtype etc. in --config's engine block). "
+    "Default: the kind of --config's engine block, else llamacpp")]
 Model = Annotated[str | None, typer.Option(
     help="llamacpp: smollm2 | gemma3-270m | a .gguf path; openai: the served model name; "
          "vllm: smollm2 | a Hugging Face model directory")]
 BaseUrl = Annotated[str | None, typer.Option(help="openai engine: server URL ending in /v1")]
-Concurrency = Annotated[int, typer.Option(
-    help="openai and vllm engines: requests in flight per task")]
+Concurrency = Annotated[int | None, typer.Option(
+    help="openai and vllm engines: requests in flight per task (default 8 and 64)")]
 ShardSize = Annotated[int | None, typer.Option(help="inputs per shard (unit of resume)")]
 SkipBad = Annotated[bool, typer.Option(
     "--skip-bad-rows", help="quarantine malformed input lines instead of stopping")]
@@ -58,7 +59,7 @@ class RunOptions:
     seed: Seed = 0
     model: Model = None
     base_url: BaseUrl = None
-    concurrency: Concurrency = 8
+    concurrency: Concurrency = None
     shard_size: ShardSize = None
     skip_bad_rows: SkipBad = False
     config: ConfigFile = None
@@ -67,17 +68,18 @@ class RunOptions:
     task_cpus: TaskCpus = 1
     progress: ShowProgress = True
 
-    def engine(self, kind: str, default_model: str | None = None) -> dict[str, Any]:
-        return engine_config(kind, self.model or default_model, self.base_url,
-                             self.concurrency)
+    def engine(self, kind: str | None, default_model: str | None = None) -> EngineAsk:
+        return EngineAsk(kind, self.model, self.base_url, self.concurrency, default_model)
 
     def engine_if_asked(self, kind: str | None,
-                        default_model: str | None = None) -> dict[str, Any] | None:
-        """For a corpus whose engine is optional: the engine when --engine, --model or
-        --base-url asks for one (llamacpp unless --engine names another), else None."""
-        if not (kind or self.model or self.base_url):
+                        default_model: str | None = None) -> EngineAsk | None:
+        """For a corpus whose engine is optional: an engine when an engine option asks
+        for one, else None (the config file's engine block, if any, is then used as
+        written, and without one the corpus's default engine)."""
+        if kind is None and self.model is None and self.base_url is None \
+                and self.concurrency is None:
             return None
-        return self.engine(kind or "llamacpp", default_model)
+        return self.engine(kind, default_model)
 
     def build_config(self, **options: Any) -> dict[str, Any]:
         """The config file, overridden by the command line (shared and corpus options)."""
@@ -125,37 +127,58 @@ def run_command(fn: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
-def engine_config(kind: str, model: str | None, base_url: str | None,
-                  concurrency: int) -> dict[str, Any]:
-    if kind == "llamacpp":
-        return {"kind": "llamacpp", "model": model or "smollm2"}
-    if kind == "openai":
-        if not model:
-            raise typer.BadParameter("--model is required with --engine openai")
-        cfg: dict[str, Any] = {"kind": "openai", "model": model, "concurrency": concurrency}
-        if base_url:
-            cfg["base_url"] = base_url
-        return cfg
-    if kind == "vllm":
-        return {"kind": "vllm", "model": model or "smollm2", "concurrency": concurrency}
-    raise typer.BadParameter(f"unknown engine {kind!r}: use llamacpp, openai or vllm")
+# The command-line engine options each engine kind takes (llama.cpp has no server).
+ENGINE_OPTIONS: dict[str, frozenset[str]] = {
+    "llamacpp": frozenset({"model"}),
+    "openai": frozenset({"model", "base_url", "concurrency"}),
+    "vllm": frozenset({"model", "concurrency"}),
+}
 
 
-def build_config(config_file: Path | None, **options: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EngineAsk:
+    """What the command line says about the engine, None where it says nothing: the
+    config file's engine block, then the engine config's own defaults, fill the rest, so
+    a run changes engine by changing its config file only."""
+
+    kind: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    concurrency: int | None = None
+    default_model: str | None = None  # the corpus's model when neither names one
+
+    def resolve(self, file_engine: Any) -> dict[str, Any]:
+        file_kind = file_engine.get("kind") if isinstance(file_engine, dict) else None
+        kind = self.kind or file_kind or "llamacpp"
+        if kind not in ENGINE_OPTIONS:
+            raise typer.BadParameter(f"unknown engine {kind!r}: use llamacpp, openai or vllm")
+        # The file's block when it is of this kind; one of another kind is replaced.
+        engine = {**(file_engine if file_kind == kind else {}), "kind": kind}
+        given = {"model": self.model, "base_url": self.base_url,
+                 "concurrency": self.concurrency}
+        engine.update({k: v for k, v in given.items()
+                       if v is not None and k in ENGINE_OPTIONS[kind]})
+        if self.default_model:
+            engine.setdefault("model", self.default_model)
+        if kind == "openai" and not engine.get("model"):
+            raise typer.BadParameter("the openai engine needs a model: --model or the "
+                                     "config file's engine.model")
+        return engine
+
+
+def build_config(config_file: Path | None, *, engine: EngineAsk | None = None,
+                 **options: Any) -> dict[str, Any]:
+    """The config file, overridden by the options given (None: not given). `engine`
+    None keeps the file's engine block as written."""
     config: dict[str, Any] = {}
     if config_file is not None:
         try:
             config = json.loads(config_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise typer.BadParameter(f"{config_file}: {e}") from e
-    file_engine = config.get("engine")
+    if engine is not None:
+        config["engine"] = engine.resolve(config.get("engine"))
     config.update({k: v for k, v in options.items() if v is not None})
-    cli_engine = options.get("engine")
-    if isinstance(file_engine, dict) and isinstance(cli_engine, dict) \
-            and file_engine.get("kind") == cli_engine.get("kind"):
-        # --engine picks the kind and model; the file's engine block adds the rest
-        # (vLLM replicas, dtype, ...). A file engine of another kind is replaced.
-        config["engine"] = {**file_engine, **cli_engine}
     return config
 
 

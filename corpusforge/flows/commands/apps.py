@@ -64,7 +64,7 @@ def run_apps(
     stages: Annotated[int | None, typer.Option(help="CCCS curriculum stages")] = None,
     comparison: Comparison = "apps",
     time_limit: TimeLimit = None,
-    engine: EngineKind = "llamacpp",
+    engine: EngineKind = None,
 ) -> None:
     """Verify APPS problems by executing their solutions; publish APPS+ with rejects and a
     CCCS curriculum."""

@@ -23,7 +23,7 @@ def run_trace(
     opts: RunOptions,
     seeds: Annotated[Path | None, typer.Option(
         help="JSONL of seed instructions {id, description, input?} (default: shipped set)")] = None,
-    engine: EngineKind = "llamacpp",
+    engine: EngineKind = None,
 ) -> None:
     """TRACE instructions, SFT set and IOPO pairs from seed instructions."""
     cfg = opts.build_config(seeds_path=str(seeds) if seeds else None,
@@ -35,7 +35,7 @@ def run_trace(
 def eval_trace(
     opts: RunOptions,
     file: Annotated[Path, typer.Option(help="the TRACE evaluation JSONL")],
-    engine: EngineKind = "llamacpp",
+    engine: EngineKind = None,
 ) -> None:
     """Answer every TRACE evaluation item with the engine, judge it, report the scores."""
     cfg = opts.build_config(eval_path=str(file.resolve()), engine=opts.engine(engine))
