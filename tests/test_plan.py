@@ -122,6 +122,26 @@ def test_tasks_with_their_own_cpu_work_keep_a_cpu_each(engine: Any) -> None:
     assert task_slots(engine, _shards([64] * 4), 2) == TaskSlots(cpus=2)
 
 
+def test_an_openai_server_of_known_batch_width_is_filled_like_vllm() -> None:
+    # A vLLM server outside Ray, 256 sequences wide, 32 requests per task: 24 tasks would
+    # hold 3 x 256, capped at MAX_WAITING_TASKS, all sharing the driver's 2 CPUs.
+    engine = OpenAIEngineConfig(model="m", concurrency=32, server_batch=256)
+    assert task_slots(engine, _shards([64] * 40), 2) == TaskSlots(
+        cpus=round(2 / MAX_WAITING_TASKS, 4), in_flight=MAX_WAITING_TASKS)
+    # The same numbers on either engine kind give the same slots.
+    assert task_slots(OpenAIEngineConfig(model="m", concurrency=64, server_batch=64),
+                      _shards([64, 64, 61]), 1) == task_slots(VLLMEngineConfig(),
+                                                              _shards([64, 64, 61]), 1)
+
+
+def test_the_server_batch_width_does_not_change_a_runs_identity() -> None:
+    # It only schedules tasks: a rerun that sets it keeps the finished shards and cache.
+    plain = Config(texts=("a", "b"), engine=OpenAIEngineConfig(model="m"))
+    wide = plain.model_copy(update={"engine": OpenAIEngineConfig(model="m", server_batch=256)})
+    assert plan_run(Toy(), wide).derivation_key == plan_run(Toy(), plain).derivation_key
+    assert plan_run(Toy(), wide).work_key == plan_run(Toy(), plain).work_key
+
+
 def test_a_recipe_with_cpu_bound_steps_keeps_a_cpu_per_task_even_on_vllm() -> None:
     # APPS runs sandboxed programs inside its tasks: sharing a CPU would starve them.
     assert task_slots(VLLMEngineConfig(), _shards([64] * 4), 1,

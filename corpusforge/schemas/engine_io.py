@@ -38,6 +38,17 @@ class OpenAIEngineConfig(StrictModel):
     # How the server accepts a JSON schema: "json_schema" (OpenAI, vLLM) or
     # "json_object" (llama-cpp-python's server: {"type":"json_object","schema":...}).
     structured_output: Literal["json_schema", "json_object"] = "json_schema"
+    # Sequences the server decodes at once, when known (a vLLM server's --max-num-seqs
+    # times its replicas behind the URL). Unknown (None), each shard task keeps a CPU;
+    # known, tasks share the driver's CPUs and enough run to keep that batch full.
+    server_batch: int | None = Field(default=None, ge=1)
+
+    def requests_per_task(self) -> int:
+        """In-flight requests one shard task keeps."""
+        return self.concurrency
+
+    def batch_capacity(self) -> int | None:
+        return self.server_batch
 
 
 class VLLMEngineConfig(StrictModel):
@@ -68,9 +79,10 @@ class VLLMEngineConfig(StrictModel):
         """In-flight requests one shard task keeps: `concurrency` for each replica."""
         return self.concurrency * self.replicas
 
-    def batch_capacity(self) -> int:
+    def batch_capacity(self) -> int | None:
         """Sequences the replicas decode at once; the run's in-flight requests must cover
-        it for the batches to stay full."""
+        it for the batches to stay full. None where unknown (OpenAI engine without
+        `server_batch`)."""
         return self.max_num_seqs * self.replicas
 
 

@@ -26,6 +26,7 @@ EXCLUDED_FIELDS: dict[str, str] = {
     "replicas": "how many copies of the model serve requests",
     "gpu_memory_utilization": "memory budget of a vLLM replica",
     "max_num_seqs": "vLLM's batch width",
+    "server_batch": "an OpenAI-compatible server's batch width, for scheduling",
     "cpu_kvcache_gib": "KV cache size of a CPU vLLM replica",
     "python_executable": "which interpreter runs the engine",
     "startup_timeout_s": "how long to wait for an engine to start",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpusforge.schemas.corpus import CorpusConfig
-from corpusforge.schemas.engine_io import EngineConfig, VLLMEngineConfig
+from corpusforge.schemas.engine_io import EngineConfig, OpenAIEngineConfig, VLLMEngineConfig
 from corpusforge.schemas.fingerprint import canonical_json, digest
 from corpusforge.tasks.recipe import InputBatch, Recipe
 from corpusforge.tasks.steps import EngineStep, Row, Step
@@ -102,17 +102,21 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
 
 def task_slots(engine: EngineConfig | None, shards: list[Shard], task_cpus: float, *,
                cpu_bound_steps: bool = False) -> TaskSlots:
-    """A shard task that only waits on vLLM's HTTP servers needs no CPU of its own, yet
+    """A shard task that only waits on a batching server (vLLM replicas, or an
+    OpenAI-compatible server whose batch width is given) needs no CPU of its own, yet
     reserving one each let only as many tasks run as the driver has CPUs: on a small
-    driver the replicas' batches ran under-filled while shards queued. Such tasks share
+    driver the servers' batches ran under-filled while shards queued. Such tasks share
     `task_cpus` between them, and the driver bounds how many it submits so the requests
-    queued at the replicas stay within a few batches (timeouts count queueing time).
-    Tasks with their own CPU work (an in-process engine, a recipe's sandboxes) keep
-    `task_cpus` each and Ray's CPU count bounds them. `engine` is None for a run that
-    calls no engine."""
-    if not isinstance(engine, VLLMEngineConfig) or cpu_bound_steps or not shards:
+    queued at the servers stay within a few batches (timeouts count queueing time).
+    Tasks with their own CPU work (an in-process engine, a recipe's sandboxes) or against
+    a server of unknown batch width keep `task_cpus` each and Ray's CPU count bounds
+    them. `engine` is None for a run that calls no engine."""
+    if not isinstance(engine, (VLLMEngineConfig, OpenAIEngineConfig)):
+        return TaskSlots(cpus=task_cpus)
+    capacity = engine.batch_capacity()
+    if capacity is None or cpu_bound_steps or not shards:
         return TaskSlots(cpus=task_cpus)
     per_task = min(engine.requests_per_task(), max(len(s.rows) for s in shards))
-    tasks = min(MAX_WAITING_TASKS, -(-OVERSUBSCRIPTION * engine.batch_capacity() // per_task))
+    tasks = min(MAX_WAITING_TASKS, -(-OVERSUBSCRIPTION * capacity // per_task))
     # Ray accepts fractional resources in steps of 1e-4.
     return TaskSlots(cpus=max(1e-4, round(task_cpus / tasks, 4)), in_flight=tasks)

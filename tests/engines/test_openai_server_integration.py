@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from corpusforge.schemas.engine_io import (
@@ -26,60 +19,16 @@ from corpusforge.schemas.engine_io import (
 )
 from corpusforge.tasks.engines.errors import UnsupportedOperation
 from corpusforge.tasks.engines.llamacpp import LlamaCppEngine
-from corpusforge.tasks.engines.models import get_profile
 from corpusforge.tasks.engines.openai_http import OpenAIEngine
+from tests.integration.support import llama_server
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _llama_server(model: str, log_dir: Path) -> Iterator[str]:
-    """python -m llama_cpp.server on a free port; yields its /v1 URL, terminates it after."""
-    port = _free_port()
-    log = log_dir / f"server-{model}.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(get_profile(model).path()),
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-           "--model_alias", model]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_ready(url, proc, log)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with _llama_server("smollm2", tmp_path_factory.mktemp("server")) as url:
+    with llama_server("smollm2", tmp_path_factory.mktemp("server")) as url:
         yield url
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"server not ready in 120 s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +108,7 @@ def test_score_through_echo_logprobs_matches_the_embedded_engine(
     # Gemma adds a BOS token, so the server's echo logprobs are aligned.
     request = ScoreRequest(prompt="The capital of France is",
                            continuations=(" Paris", " banana"))
-    with _llama_server("gemma3-270m", tmp_path) as url:
+    with llama_server("gemma3-270m", tmp_path) as url:
         remote_engine = OpenAIEngine(OpenAIEngineConfig(model="gemma3-270m", base_url=url))
         try:
             assert remote_engine.capabilities().score

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from corpusforge.flows.prefect_api import free_port
+from corpusforge.tasks.engines.models import get_profile
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -64,3 +69,42 @@ def api(url: str, method: str, path: str, **kwargs: Any) -> Any:
         time.sleep(min(2.0 ** attempt * 0.5, 10.0))
     response.raise_for_status()
     return response.json() if response.content else None
+
+
+@contextlib.contextmanager
+def llama_server(model: str, log_dir: Path, n_ctx: int = 2048) -> Iterator[str]:
+    """python -m llama_cpp.server (a real OpenAI-compatible server) on a free port; yields
+    its /v1 URL, terminates it after."""
+    port = free_port()
+    log = log_dir / f"server-{model}.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(get_profile(model).path()),
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+           "--n_threads", "2", "--model_alias", model]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_ready(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not ready in 120 s:\n{log.read_text()[-3000:]}")
