@@ -59,10 +59,13 @@ def test_an_openai_engine_takes_its_model_from_the_file_or_the_command_line(
         build_config(file, engine=EngineAsk("tgi"))
 
 
-@pytest.mark.parametrize("corpus", ["ada", "weibo", "trace", "apps"])
-def test_every_corpus_command_merges_the_files_engine_block(
-        corpus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The config a command hands to its flow (captured instead of running the flow)."""
+CORPORA = ["ada", "weibo", "trace", "apps"]
+
+
+def _config_handed_to_flow(corpus: str, file_config: dict[str, Any], cli_args: list[str],
+                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The config `run CORPUS --config FILE ...` hands to its flow (captured in place of
+    running the flow)."""
     seen: list[dict[str, Any]] = []
 
     def capture(self: object, flow_attr: str, config: dict[str, Any], **_: Any) -> None:
@@ -70,43 +73,35 @@ def test_every_corpus_command_merges_the_files_engine_block(
         raise SystemExit(0)
 
     monkeypatch.setattr(cli_common.RunOptions, "run", capture)
-    data = tmp_path / "input.txt"
-    data.write_text("")
     file = tmp_path / "c.json"
-    file.write_text(json.dumps({"engine": {"kind": "llamacpp", "n_ctx": 1024}}))
-    args = ["run", corpus, "--out", str(tmp_path / "out"), "--config", str(file),
-            "--engine", "llamacpp", "--model", "smollm2"]
+    file.write_text(json.dumps(file_config))
+    args = ["run", corpus, "--out", str(tmp_path / "out"), "--config", str(file), *cli_args]
     if corpus != "trace":
+        data = tmp_path / "input.txt"
+        data.write_text("")
         args += ["--input", str(data)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     (config,) = seen
+    return config
+
+
+@pytest.mark.parametrize("corpus", CORPORA)
+def test_every_corpus_command_merges_the_files_engine_block(
+        corpus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _config_handed_to_flow(
+        corpus, {"engine": {"kind": "llamacpp", "n_ctx": 1024}},
+        ["--engine", "llamacpp", "--model", "smollm2"], tmp_path, monkeypatch)
     assert config["engine"] == {"kind": "llamacpp", "n_ctx": 1024, "model": "smollm2"}
 
 
-@pytest.mark.parametrize("corpus", ["ada", "weibo", "trace", "apps"])
+@pytest.mark.parametrize("corpus", CORPORA)
 def test_every_corpus_command_runs_on_the_files_engine_without_engine_options(
         corpus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Changing engine is a config change only: a file naming an OpenAI-compatible server
     is not replaced by the embedded engine because --engine was left out (it was, for
     trace and apps, whose --engine defaulted to llamacpp)."""
-    seen: list[dict[str, Any]] = []
-
-    def capture(self: object, flow_attr: str, config: dict[str, Any], **_: Any) -> None:
-        seen.append(config)
-        raise SystemExit(0)
-
-    monkeypatch.setattr(cli_common.RunOptions, "run", capture)
-    data = tmp_path / "input.txt"
-    data.write_text("")
-    file = tmp_path / "c.json"
     engine = {"kind": "openai", "model": "served", "base_url": "http://h:8000/v1",
               "concurrency": 32, "server_batch": 256}
-    file.write_text(json.dumps({"engine": engine}))
-    args = ["run", corpus, "--out", str(tmp_path / "out"), "--config", str(file)]
-    if corpus != "trace":
-        args += ["--input", str(data)]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    (config,) = seen
+    config = _config_handed_to_flow(corpus, {"engine": engine}, [], tmp_path, monkeypatch)
     assert config["engine"] == engine
