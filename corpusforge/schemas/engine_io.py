@@ -48,6 +48,7 @@ class OpenAIEngineConfig(StrictModel):
         return self.concurrency
 
     def batch_capacity(self) -> int | None:
+        """None: the server's batch width is unknown."""
         return self.server_batch
 
 
@@ -79,10 +80,9 @@ class VLLMEngineConfig(StrictModel):
         """In-flight requests one shard task keeps: `concurrency` for each replica."""
         return self.concurrency * self.replicas
 
-    def batch_capacity(self) -> int | None:
+    def batch_capacity(self) -> int:
         """Sequences the replicas decode at once; the run's in-flight requests must cover
-        it for the batches to stay full. None where unknown (OpenAI engine without
-        `server_batch`)."""
+        it for the batches to stay full."""
         return self.max_num_seqs * self.replicas
 
 
