@@ -35,7 +35,7 @@ class TaskSlots:
     in_flight: int | None = None
 
 
-# Requests kept in flight, as a multiple of the sequences vLLM's replicas decode at once.
+# Requests kept in flight, as a multiple of the sequences the servers decode at once.
 # A shard's rows finish unevenly, so its requests in flight fall off towards its end; with
 # three times the batch width submitted, other shards' requests fill the batch until the
 # run's own tail.

@@ -80,7 +80,8 @@ class OpenAIEngine:
 
     def _capabilities(self, *, score: bool) -> Capabilities:
         return Capabilities(generate=True, structured_output=True, seed=True, score=score,
-                            represent=False, max_concurrency=self.config.concurrency)
+                            represent=False,
+                            max_concurrency=self.config.requests_per_task())
 
     # ------------------------------------------------------------ generate
     def generate(self, request: GenerateRequest) -> GenerateResult:
