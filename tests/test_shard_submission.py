@@ -79,7 +79,7 @@ def test_at_most_in_flight_shards_run_at_once_and_all_are_committed(tmp_path: Pa
 
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=8))
     def run() -> list[str]:
-        return [f.result()["shard_id"] for f in _submitted(ctx, shards, TaskSlots(1, 2))]
+        return [f.result()["shard_id"] for _, f in _submitted(ctx, shards, TaskSlots(1, 2))]
 
     with prefect_test_harness():  # a temporary Prefect server, stopped before the test ends
         finished = run()

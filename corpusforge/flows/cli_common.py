@@ -192,6 +192,7 @@ def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path 
     and exit code 2, not a traceback."""
     from pydantic import ValidationError
 
+    from corpusforge.tasks.crash import ShardCrashed
     from corpusforge.tasks.engines.errors import FatalEngineError
     from corpusforge.tasks.inputs import InputError
     from corpusforge.tasks.validate import ValidationGateError
@@ -214,7 +215,7 @@ def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path 
                       cache_dir=str(cache_dir) if cache_dir else None,
                       task_cpus=task_cpus, progress=progress)
     except (InputError, ValidationGateError, FatalEngineError, ValidationError,
-            PrefectServerError) as e:
+            PrefectServerError, ShardCrashed) as e:
         console.print(f"[bold red]error:[/bold red] {e}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
 

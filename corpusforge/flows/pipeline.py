@@ -31,6 +31,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect_ray.context import remote_options
+from ray import exceptions as ray_exceptions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from corpusforge.schemas.corpus import CorpusConfig
@@ -39,6 +40,7 @@ from corpusforge.storage.datasets import configs_block
 from corpusforge.storage.manifest import Counts, EngineInfo, FingerprintInfo, Manifest, TokenUsage
 from corpusforge.storage.publish import publish_dataset
 from corpusforge.storage.shards import ShardStore
+from corpusforge.tasks.crash import explain
 from corpusforge.tasks.engines.registry import engine_session
 from corpusforge.tasks.plan import RunPlan, Shard, TaskSlots, plan_run, task_slots
 from corpusforge.tasks.recipe import Recipe
@@ -51,6 +53,9 @@ from corpusforge.tasks.shard import (
 from corpusforge.tasks.validate import validate_tables
 
 STATE_DIR = ".corpusforge"
+# Ray's errors for a task whose worker process died (a signal, the OOM killer, a lost node).
+WORKER_DIED = (ray_exceptions.WorkerCrashedError, ray_exceptions.NodeDiedError,
+               ray_exceptions.LocalRayletDiedError)
 
 
 @task(name="run-shard", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
@@ -135,8 +140,8 @@ def _run_pending(ctx: ShardContext, pending: list[Shard], slots: TaskSlots, tota
         bar_task = bar.add_task(f"{dataset} shards", total=total,
                                 completed=total - len(pending))
         finished = total - len(pending)
-        for future in _submitted(ctx, pending, slots):
-            future.result()  # a failed shard (after its retries) fails the flow here
+        for shard_id, future in _submitted(ctx, pending, slots):
+            _shard_result(ctx, shard_id, future)  # a failed shard fails the flow here
             finished += 1
             if "first_shard" not in timings:
                 timings["first_shard"] = time.perf_counter() - started
@@ -147,17 +152,23 @@ def _run_pending(ctx: ShardContext, pending: list[Shard], slots: TaskSlots, tota
 
 
 def _submitted(ctx: ShardContext, pending: list[Shard],
-               slots: TaskSlots) -> Iterator[PrefectFuture[dict[str, Any]]]:
-    """Shard futures as they finish, with at most `slots.in_flight` submitted at a time
-    (all at once when None). The next shard is submitted after the caller took the
-    finished one, so a failed shard stops submission."""
+               slots: TaskSlots) -> Iterator[tuple[str, PrefectFuture[dict[str, Any]]]]:
+    """(shard id, future) as each shard finishes, with at most `slots.in_flight` submitted
+    at a time (all at once when None). The next shard is submitted after the caller took
+    the finished one, so a failed shard stops submission."""
+    shard_of: dict[int, str] = {}
 
     def submit(shard: Shard) -> PrefectFuture[dict[str, Any]]:
-        with remote_options(num_cpus=slots.cpus):
-            return shard_task.submit(ctx, shard)
+        # max_retries=0: Ray would rerun a task whose worker died, three times, to the same
+        # native crash; Prefect's own retries (inside the worker) cover Python failures.
+        with remote_options(num_cpus=slots.cpus, max_retries=0):
+            future = shard_task.submit(ctx, shard)
+        shard_of[id(future)] = shard.shard_id
+        return future
 
     if slots.in_flight is None:
-        yield from as_completed([submit(shard) for shard in pending])
+        for done in as_completed([submit(shard) for shard in pending]):
+            yield shard_of[id(done)], done
         return
     waiting = iter(pending)
     running = [submit(shard) for shard in islice(waiting, slots.in_flight)]
@@ -165,8 +176,25 @@ def _submitted(ctx: ShardContext, pending: list[Shard],
         # A fresh as_completed per finish: the window is small (at most 16 futures).
         done = next(as_completed(running))
         running.remove(done)
-        yield done
+        yield shard_of[id(done)], done
         running.extend(submit(shard) for shard in islice(waiting, 1))
+
+
+def _shard_result(ctx: ShardContext, shard_id: str,
+                  future: PrefectFuture[dict[str, Any]]) -> dict[str, Any]:
+    """The shard's stats; a worker killed by a signal becomes one ShardCrashed message."""
+    try:
+        return future.result()
+    except WORKER_DIED as err:
+        raise explain(ctx.work_dir, shard_id, err, _ray_log_dir()) from None
+
+
+def _ray_log_dir() -> str | None:
+    """This node's Ray log directory (worker-*.err/out); None when Ray has no local node."""
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)
+    return node.get_logs_dir_path() if node is not None else None
 
 
 def _progress_bar(enabled: bool) -> Progress:

@@ -19,6 +19,7 @@ from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.quarantine import QUARANTINE_SCHEMA, QuarantineRecord
 from corpusforge.storage.cache import ResponseCache
 from corpusforge.storage.shards import ShardStore
+from corpusforge.tasks.crash import crash_record
 from corpusforge.tasks.engines.cached import CachedEngine
 from corpusforge.tasks.engines.registry import get_engine
 from corpusforge.tasks.plan import Shard
@@ -56,6 +57,13 @@ def records_to_tables(recipe: Recipe,
 
 
 def execute_shard(ctx: ShardContext, shard: Shard) -> dict[str, Any]:
+    """Run and commit one shard; a fatal signal on the way leaves a crash record that the
+    driver turns into its message (tasks/crash.py)."""
+    with crash_record(ctx.work_dir, shard.shard_id):
+        return _execute(ctx, shard)
+
+
+def _execute(ctx: ShardContext, shard: Shard) -> dict[str, Any]:
     store = ShardStore(Path(ctx.work_dir))
     if store.is_done(shard.shard_id):
         stats = next(s for s in store.read_stats() if s.get("shard_id") == shard.shard_id)
