@@ -32,7 +32,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect_ray.context import remote_options
 from ray import exceptions as ray_exceptions
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.storage.card import CardMetadata, render_card
@@ -40,6 +47,7 @@ from corpusforge.storage.datasets import configs_block
 from corpusforge.storage.manifest import Counts, EngineInfo, FingerprintInfo, Manifest, TokenUsage
 from corpusforge.storage.publish import publish_dataset
 from corpusforge.storage.shards import ShardStore
+from corpusforge.tasks.caveats import card_caveats
 from corpusforge.tasks.crash import explain
 from corpusforge.tasks.engines.registry import engine_session
 from corpusforge.tasks.plan import RunPlan, Shard, TaskSlots, plan_run, task_slots
@@ -199,7 +207,8 @@ def _ray_log_dir() -> str | None:
 
 def _progress_bar(enabled: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), disable=not enabled, transient=False)
+                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                    disable=not enabled, transient=False)
 
 
 def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardStore,
@@ -235,6 +244,7 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
         counts=counts, validation=report.summary,
         timings_s={k: round(v, 3) for k, v in timings.items()}, token_usage=usage)
     published = {**kept, QUARANTINE_TABLE: quarantine}
+    steps, card_counts = recipe.steps(config), _card_counts(counts, stats)
     card = render_card(
         CardMetadata(pretty_name=recipe.pretty_name or dataset, license=recipe.license,
                      language=recipe.languages, tags=recipe.tags,
@@ -244,7 +254,9 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
         # (polars and pyarrow read them) but left out of the card's configs.
         configs=configs_block([n for n, t in published.items() if t.num_rows],
                               default=recipe.primary_table if counts.published else None),
-        corpus_section=recipe.card_section(_card_counts(counts, stats), config, published))
+        corpus_section=recipe.card_section(card_counts, config, published),
+        caveats=card_caveats(steps, config.engine, models),
+        step_yield=[(s.name, card_counts["steps_applied"].get(s.name, 0)) for s in steps])
     extra = recipe.extra_files(published, config)
     extra["validation.json"] = json.dumps(report.summary, indent=2, ensure_ascii=False).encode()
     path, version = publish_dataset(out_dir, dataset, published, card, manifest,

@@ -8,6 +8,7 @@ matter (`configs` tells `datasets.load_dataset(<dir>, <table>)` where each table
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,15 +61,24 @@ def render_card(
     schemas: dict[str, pa.Schema],
     configs: list[dict[str, Any]],
     corpus_section: str = "",
+    caveats: Sequence[str] = (),
+    step_yield: Sequence[tuple[str, int]] = (),
 ) -> str:
     """The whole README.md. `schemas` gives the published tables' columns (rows come from
     `manifest.counts.tables`); `configs` is `datasets.configs_block(...)`;
-    `corpus_section` is the recipe's own markdown (method, caveats)."""
+    `corpus_section` is the recipe's own markdown (method, caveats); `caveats` are warnings
+    shown right under the summary; `step_yield` is (step, rows that came through it) in
+    step order."""
     parts = [
         front_matter(meta, configs, manifest.counts.published),
         f"# {meta.pretty_name}\n\n{summary.strip()}\n",
+    ]
+    if caveats:
+        parts.append("## Caveats\n\n" + "\n".join(f"- {c}" for c in caveats) + "\n")
+    parts += [
         _tables(manifest, schemas),
         _counts(manifest),
+        _yield(step_yield, manifest.counts.read),
         _validation(manifest.validation),
         _lineage(manifest),
     ]
@@ -106,6 +116,18 @@ def _counts(manifest: Manifest) -> str:
             lines += [f"| {k} | {v:,} |" for k, v in sorted(by.items())]
             lines.append("")
     return "\n".join(lines)
+
+
+def _yield(step_yield: Sequence[tuple[str, int]], read: int) -> str:
+    if not step_yield:
+        return ""
+    lines = ["## Yield per step\n",
+             f"Rows that came through each step, of {read:,} read (a row a step does not "
+             "apply to passes it by and is not counted there).\n",
+             "| step | rows | of read |", "|---|---|---|"]
+    lines += [f"| `{step}` | {n:,} | {n / read:.1%} |" if read else f"| `{step}` | {n:,} | |"
+              for step, n in step_yield]
+    return "\n".join(lines) + "\n"
 
 
 def _validation(summary: dict[str, Any]) -> str:

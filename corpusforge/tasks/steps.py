@@ -55,6 +55,9 @@ class EngineStep(Step):
     """One engine request per row (with `n` samples if the step asks for them)."""
 
     template: ClassVar[str] = ""  # prompt template file name; its content enters the keys
+    # A judging step passes a verdict on what other steps wrote (quality control, scoring):
+    # the dataset card warns when judge and writer are one model.
+    judges: ClassVar[bool] = False
 
     @abstractmethod
     def build_request(self, row: Row, seed: int) -> GenerateRequest:

@@ -36,6 +36,7 @@ class Profile:
     chat: bool  # False: base model, prompted with a few-shot transcript
     repeat_penalty: float  # default when neither the request nor the config sets one
     description: str
+    parameters: int | None = None  # model size, where known: dataset cards warn below 1B
 
     def path(self) -> Path:
         return self.resolve()
@@ -92,11 +93,13 @@ PROFILES: dict[str, Profile] = {
     "smollm2": Profile(
         name="smollm2", resolve=_smollm2_path, chat=True, repeat_penalty=1.0,
         description="SmolLM2-135M-Instruct Q4_1 (Apache-2.0): English instructions, JSON mode",
+        parameters=135_000_000,
     ),
     "gemma3-270m": Profile(
         name="gemma3-270m", resolve=_gemma3_path, chat=False, repeat_penalty=1.3,
         description="Gemma 3 270M base Q4_K_M (Gemma terms): few-shot completion, writes "
                     "Chinese; loops as a chat model",
+        parameters=270_000_000,
     ),
 }
 
