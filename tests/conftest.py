@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("CORPUSFORGE_HOME", tempfile.mkdtemp(prefix="corpusforge-test-home-"))
 
 from corpusforge.flows.environment import configure_environment
@@ -15,3 +17,15 @@ configure_environment()
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+def fixture_path(relative: str | Path) -> Path:
+    """`FIXTURES / relative` (an absolute path is taken as it is), or fail the test.
+
+    The shared fixtures are part of a working checkout, so a missing one fails (never
+    skips): a checkout without ../shared/fixtures must not go green."""
+    path = FIXTURES / relative
+    if not path.exists():
+        pytest.fail(f"fixture {path} is missing: the checkout needs ../shared/fixtures "
+                    "(see its README)")
+    return path

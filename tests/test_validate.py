@@ -11,8 +11,6 @@ from corpusforge.schemas.expectations.spec import Expectation, ExpectationSuiteS
 from corpusforge.schemas.quarantine import QuarantineRecord
 from corpusforge.tasks.validate import ValidationGateError, validate_tables
 
-pytest.importorskip("great_expectations")
-
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 
 from corpusforge.schemas.ada import AdaConfig
 from corpusforge.tasks.ada.recipe import AdaRecipe
 from corpusforge.tasks.shard import records_to_tables
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, fixture_path
 
 ADA = FIXTURES / "ada"
 DATASETS = {
@@ -28,10 +27,7 @@ DATASETS = {
 
 
 def fixture(name: str) -> Path:
-    path = DATASETS[name]
-    if not path.is_file():
-        pytest.skip(f"fixture {path} not available")
-    return path
+    return fixture_path(DATASETS[name])
 
 
 def read_lines(path: Path) -> list[str]:

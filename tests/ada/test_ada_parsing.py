@@ -10,6 +10,7 @@ import pytest
 from corpusforge.tasks.ada.parsing import LineFormatError, Quad, parse_line, read_quad_file
 from corpusforge.tasks.inputs import InputError
 from tests.ada.support import ADA, fixture, read_lines
+from tests.conftest import fixture_path
 
 GOOD = "Food is excellent .####[['Food', 'food quality', 'positive', 'excellent']]"
 
@@ -112,8 +113,6 @@ def test_released_training_files(name: str) -> None:
 
 
 def test_every_released_split_parses() -> None:
-    files = sorted(ADA.glob("**/*.txt"))
-    if not files:
-        pytest.skip("ADA fixtures not available")
+    files = sorted(fixture_path(ADA).glob("**/*.txt"))
     bad = [q.source for f in files for q in read_quad_file(f, on_bad_rows="quarantine").quarantined]
     assert bad == [str(ADA / "acos" / "restaurant-acos" / "train.txt") + ":451"]

@@ -30,7 +30,7 @@ def hf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    datasets = pytest.importorskip("datasets")
+    import datasets  # after the environment above: `datasets` reads it on import
     datasets.disable_progress_bars()
     yield datasets
 

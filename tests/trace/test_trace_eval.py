@@ -15,12 +15,12 @@ from corpusforge.schemas.trace import TRACE_EVAL_SCHEMA, TraceEvalConfig
 from corpusforge.tasks.runner import RowRunner, run_rows
 from corpusforge.tasks.trace.evaluate import summarize, summary_markdown
 from corpusforge.tasks.trace.recipe import TraceEvalRecipe
+from corpusforge.tasks.validate import validate_tables
+from tests.conftest import fixture_path
 
 
 def _config(**kw: object) -> TraceEvalConfig:
-    if not EVAL_FILE.is_file():
-        pytest.skip("fixture not available")
-    return TraceEvalConfig(eval_path=str(EVAL_FILE), **kw)  # type: ignore[arg-type]
+    return TraceEvalConfig(eval_path=str(fixture_path(EVAL_FILE)), **kw)  # type: ignore[arg-type]
 
 
 def _judge(request: GenerateRequest) -> str:
@@ -80,11 +80,10 @@ def test_benchmark_end_to_end_with_validation() -> None:
         sum(10 if e else 5 for e in single) / 200, 4)
     assert "| single | 200 | 0 |" in summary_markdown(summary)
 
-    validate = pytest.importorskip("corpusforge.tasks.validate")
-    report = validate.validate_tables({"trace_eval": table}, recipe.expectations,
-                                      read_count=1042, max_reject_fraction=0.0,
-                                      already_quarantined=0, derivation_key="test",
-                                      primary_table="trace_eval")
+    report = validate_tables({"trace_eval": table}, recipe.expectations,
+                             read_count=1042, max_reject_fraction=0.0,
+                             already_quarantined=0, derivation_key="test",
+                             primary_table="trace_eval")
     assert report.quarantined == [] and report.tables["trace_eval"].num_rows == 1042
     flagged = [e for e in report.summary["tables"]["trace_eval"]["expectations"]
                if e["column"] == "dimensions_off_taxonomy"]

@@ -7,9 +7,8 @@ import pytest
 from trace_support import PERFECT, run_row, scripted_engine
 
 from corpusforge.schemas.trace import TRACE_TABLE_SCHEMAS
+from corpusforge.tasks import validate
 from corpusforge.tasks.trace.recipe import TraceRecipe, card_markdown
-
-validate = pytest.importorskip("corpusforge.tasks.validate")
 
 
 def _tables(**damage: dict) -> dict[str, pa.Table]:

@@ -9,22 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import llama_cpp
 import pytest
+from llama_cpp import llama_grammar as gbnf
 
+from corpusforge.tasks.engines.models import get_profile
 from corpusforge.tasks.trace import parsing
-
-llama_cpp = pytest.importorskip("llama_cpp")
-gbnf = pytest.importorskip("llama_cpp.llama_grammar")
 
 
 @pytest.fixture(scope="module")
 def vocab() -> Any:
-    from corpusforge.tasks.engines.models import get_profile
-
-    try:
-        path = get_profile("smollm2").path()
-    except Exception as e:  # the model package is optional for unit tests
-        pytest.skip(f"SmolLM2 not available: {e}")
+    path = get_profile("smollm2").path()  # installed with the project: missing is a failure
     return llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)._model.vocab
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema  # not declared itself: prefect, great-expectations and ray require it
 import pytest
 from trace_support import constraints_json, judge_json
 
 from corpusforge.tasks.steps import ParseError
 from corpusforge.tasks.trace import parsing
-
-jsonschema = pytest.importorskip("jsonschema")
 
 
 def _conforms(text: str, schema: dict[str, Any]) -> None:

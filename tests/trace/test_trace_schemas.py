@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import great_expectations
 import pyarrow as pa
 import pytest
 from trace_support import IOPO_SAMPLE, eval_rows
@@ -26,6 +27,7 @@ from corpusforge.schemas.trace import (
     TraceConfig,
     TraceEvalConfig,
 )
+from tests.conftest import fixture_path
 
 ALL_SCHEMAS = {**TRACE_TABLE_SCHEMAS, **TRACE_EVAL_TABLE_SCHEMAS}
 
@@ -56,7 +58,7 @@ def test_arrow_schema_matches_record_model(name: str) -> None:
 
 @pytest.mark.parametrize("suites", [TRACE_EXPECTATIONS, TRACE_EVAL_EXPECTATIONS])
 def test_expectations_name_real_columns_and_ge_expectations(suites: dict) -> None:
-    core = Path(pytest.importorskip("great_expectations").__file__).parent / "expectations/core"
+    core = Path(great_expectations.__file__).parent / "expectations/core"
     for table, suite in suites.items():
         columns = set(ALL_SCHEMAS[table].names)
         for e in suite.expectations:
@@ -67,9 +69,7 @@ def test_expectations_name_real_columns_and_ge_expectations(suites: dict) -> Non
 
 
 def test_sharegpt_record_dumps_exactly_the_released_layout() -> None:
-    if not IOPO_SAMPLE.is_file():
-        pytest.skip("fixture not available")
-    released = json.loads(IOPO_SAMPLE.read_text(encoding="utf-8"))[0]
+    released = json.loads(fixture_path(IOPO_SAMPLE).read_text(encoding="utf-8"))[0]
     record = IopoShareGPTRecord.model_validate({"row_id": "r", **released})
     dumped = record.model_dump(mode="json", by_alias=True)
     assert dumped.pop("row_id") == "r"

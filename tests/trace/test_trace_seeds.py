@@ -11,6 +11,7 @@ from trace_support import EVAL_FILE, eval_rows
 
 from corpusforge.tasks.inputs import InputError
 from corpusforge.tasks.trace.seeds import load_seeds
+from tests.conftest import fixture_path
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "corpusforge" / "tasks" / "trace" / "data" / "seeds.jsonl"
@@ -30,13 +31,12 @@ def test_shipped_seeds_are_real_and_traceable() -> None:
 
 
 def test_derive_script_reproduces_the_shipped_file(tmp_path: Path, monkeypatch) -> None:
-    if not EVAL_FILE.is_file():
-        pytest.skip("fixture not available")
+    source = fixture_path(EVAL_FILE)
     spec = importlib.util.spec_from_file_location("derive", REPO / "scripts/derive_trace_seeds.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "seeds.jsonl"
-    monkeypatch.setattr(sys, "argv", ["derive", "--source", str(EVAL_FILE), "--out", str(out)])
+    monkeypatch.setattr(sys, "argv", ["derive", "--source", str(source), "--out", str(out)])
     module.main()
     assert out.read_bytes() == SHIPPED.read_bytes()
 

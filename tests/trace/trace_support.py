@@ -11,23 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 
 from corpusforge.schemas.engine_io import GenerateRequest, GenerateResult, Usage
 from corpusforge.schemas.trace import TRACE_TABLE_SCHEMAS, ConstraintCount, TraceConfig
 from corpusforge.tasks.runner import RowOutcome, RowRunner
 from corpusforge.tasks.trace.recipe import TraceRecipe
+from tests.conftest import FIXTURES as SHARED_FIXTURES
+from tests.conftest import fixture_path
 
-FIXTURES = Path(os.environ.get("CORPUSFORGE_FIXTURES",
-                               Path(__file__).resolve().parents[3] / "shared" / "fixtures"))
+# $CORPUSFORGE_FIXTURES moves the TRACE fixtures only; missing ones fail via fixture_path.
+FIXTURES = Path(os.environ.get("CORPUSFORGE_FIXTURES", SHARED_FIXTURES))
 EVAL_FILE = FIXTURES / "trace" / "trace_eval.jsonl"
 IOPO_SAMPLE = FIXTURES / "trace" / "iopo_pair_sample.json"
 
 
 def eval_rows() -> list[dict[str, Any]]:
-    if not EVAL_FILE.is_file():
-        pytest.skip(f"fixture {EVAL_FILE} not available")
-    with open(EVAL_FILE, encoding="utf-8") as f:
+    with open(fixture_path(EVAL_FILE), encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 

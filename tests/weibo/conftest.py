@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from corpusforge.schemas.weibo import WeiboConfig
+from tests.conftest import fixture_path
 from tests.weibo.support import CANDIDATES, LocalRun, run_local, write_slice
 
 SLICE = 300
@@ -17,7 +18,7 @@ SLICE = 300
 def slice_config(directory: Path, **overrides: object) -> WeiboConfig:
     values: dict[str, object] = {
         "input_path": str(directory / "slice.jsonl"), "min_count": 3, "drop_top": 20,
-        "min_keywords": 8, "reference_keywords_path": str(CANDIDATES),
+        "min_keywords": 8, "reference_keywords_path": str(fixture_path(CANDIDATES)),
         "segmentation": {"cache_dir": str(directory / "segcache"), "chunk_size": 100},
         "synthesis": {"conversations": 40}}
     values.update(overrides)

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pytest
 
 from corpusforge.schemas.weibo import WeiboConfig
 from corpusforge.tasks.runner import RowRunner, run_rows
 from corpusforge.tasks.shard import QUARANTINE_TABLE, quarantine_table, records_to_tables
 from corpusforge.tasks.weibo.executor import LocalExecutor
 from corpusforge.tasks.weibo.recipe import WeiboRecipe
+from tests.conftest import FIXTURES, fixture_path
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 ZH = FIXTURES / "dialogues" / "zh.jsonl"
 WEIBO = FIXTURES / "weibo"
 STC_POST = WEIBO / "stc_raw" / "stc_weibo_train_post"
@@ -28,19 +27,13 @@ LCCC = WEIBO / "lccc_toy_train.txt"
 CANDIDATES = WEIBO / "candi_keyword.txt"
 
 
-def fixture(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"fixture {path} not available")
-    return path
-
-
 def zh_records() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in fixture(ZH).read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in fixture_path(ZH).read_text(encoding="utf-8").splitlines()]
 
 
 def write_slice(out: Path, n: int, min_turns: int = 6) -> Path:
     """The first n fixture conversations with at least `min_turns` turns, verbatim."""
-    lines = [line for line in fixture(ZH).read_text(encoding="utf-8").splitlines()
+    lines = [line for line in fixture_path(ZH).read_text(encoding="utf-8").splitlines()
              if len(json.loads(line)["turns"]) >= min_turns][:n]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out

@@ -9,11 +9,12 @@ from pathlib import Path
 from corpusforge.schemas.weibo import WeiboConfig
 from corpusforge.tasks.weibo.bench import TreeMemory, resample, run_scale
 from corpusforge.tasks.weibo.executor import LocalExecutor
-from tests.weibo.support import ZH, fixture
+from tests.conftest import fixture_path
+from tests.weibo.support import ZH
 
 
 def test_resample_is_a_seeded_generator_with_fresh_ids() -> None:
-    first = list(islice(resample(fixture(ZH), 10**9, seed=3), 5))  # lazily: never 10^9
+    first = list(islice(resample(fixture_path(ZH), 10**9, seed=3), 5))  # lazily: never 10^9
     assert [r["row_id"] for r in first] == [f"r{i:08d}" for i in range(5)]
     assert first == list(islice(resample(ZH, 5, seed=3), 5))
     assert all(sum(bool(t) for t in r["turns"]) >= 2 for r in first)
@@ -30,7 +31,7 @@ def test_small_run_reports_every_stage(tmp_path: Path) -> None:
     config = WeiboConfig(input_path=str(ZH), min_count=2, drop_top=5, min_keywords=3,
                          segmentation={"chunk_size": 150, "memo": 10_000},
                          synthesis={"conversations": 5})
-    f = run_scale(fixture(ZH), 400, config, tmp_path, LocalExecutor())
+    f = run_scale(fixture_path(ZH), 400, config, tmp_path, LocalExecutor())
     assert f["conversations"] == 400 and f["utterances"] >= 800
     assert set(f["stages"]) == {"segment", "candidates", "filter", "instances",
                                 "vocabulary_graph", "embeddings_synthesis"}

@@ -11,7 +11,8 @@ import pytest
 from corpusforge.schemas.weibo import WeiboConfig
 from corpusforge.tasks.inputs import InputError
 from corpusforge.tasks.weibo.ingest import read_conversations
-from tests.weibo.support import LCCC, STC_POST, STC_RESPONSE, ZH, fixture, zh_records
+from tests.conftest import fixture_path
+from tests.weibo.support import LCCC, STC_POST, STC_RESPONSE, ZH, zh_records
 
 
 def _config(path: Path, **kw: object) -> WeiboConfig:
@@ -19,7 +20,7 @@ def _config(path: Path, **kw: object) -> WeiboConfig:
 
 
 def test_fixture_jsonl_rows_and_limit() -> None:
-    batch = read_conversations(_config(fixture(ZH), limit=50))
+    batch = read_conversations(_config(fixture_path(ZH), limit=50))
     assert batch.read == len(batch.rows) == 50 and not batch.quarantined
     first = zh_records()[0]
     assert batch.rows[0] == {"row_id": first["id"], "source": first["source"],
@@ -27,7 +28,7 @@ def test_fixture_jsonl_rows_and_limit() -> None:
 
 
 def test_whole_fixture_reads_with_empty_turns_kept() -> None:
-    batch = read_conversations(_config(fixture(ZH)))
+    batch = read_conversations(_config(fixture_path(ZH)))
     assert batch.read == len(batch.rows) == 16_643
     # STC-3 helpdesk turns that were images are empty: kept, the conversation is not bad
     assert sum(any(not t for t in r["turns"]) for r in batch.rows) == 42
@@ -70,11 +71,11 @@ def test_bad_lines_quarantined_with_reasons(tmp_path: Path) -> None:
 
 
 def test_stc_line_aligned_files() -> None:
-    batch = read_conversations(_config(fixture(STC_POST), input_format="stc"))
+    batch = read_conversations(_config(fixture_path(STC_POST), input_format="stc"))
     expected = [r["turns"] for r in zh_records() if r["source"] == "stc_weibo_sample"]
     assert batch.read == 1000 and batch.rows[0]["row_id"] == "stc_weibo_train_post:1"
     assert sum(r["turns"] == e for r, e in zip(batch.rows, expected, strict=True)) == 999
-    assert fixture(STC_RESPONSE).is_file()  # found by name: post -> response
+    assert fixture_path(STC_RESPONSE).is_file()  # found by name: post -> response
 
 
 def test_stc_misaligned_files_fail(tmp_path: Path) -> None:
@@ -86,7 +87,7 @@ def test_stc_misaligned_files_fail(tmp_path: Path) -> None:
 
 
 def test_lccc_pairs_and_a_line_without_tab(tmp_path: Path) -> None:
-    batch = read_conversations(_config(fixture(LCCC), input_format="lccc", limit=2))
+    batch = read_conversations(_config(fixture_path(LCCC), input_format="lccc", limit=2))
     assert batch.rows[1]["turns"] == ["我也要去健身懒半年了", "我一直懒现在终于动起来了"]
     bad = tmp_path / "pairs.txt"
     bad.write_text("你 好\t你 好 呀\n没 有 制 表 符\n", encoding="utf-8")

@@ -4,7 +4,8 @@ zh.jsonl from the raw STC and LCCC files."""
 from __future__ import annotations
 
 from corpusforge.tasks.weibo.text import strip_segmentation_spaces
-from tests.weibo.support import LCCC, STC_POST, STC_RESPONSE, fixture, zh_records
+from tests.conftest import fixture_path
+from tests.weibo.support import LCCC, STC_POST, STC_RESPONSE, zh_records
 
 
 def test_examples() -> None:
@@ -19,8 +20,8 @@ def test_examples() -> None:
 
 
 def test_raw_stc_gives_the_fixture_text() -> None:
-    posts = fixture(STC_POST).read_text(encoding="utf-8").split("\n")
-    responses = fixture(STC_RESPONSE).read_text(encoding="utf-8").split("\n")
+    posts = fixture_path(STC_POST).read_text(encoding="utf-8").split("\n")
+    responses = fixture_path(STC_RESPONSE).read_text(encoding="utf-8").split("\n")
     expected = [r["turns"] for r in zh_records() if r["source"] == "stc_weibo_sample"]
     assert len(posts) == len(responses) == len(expected) == 1000
     ours = [[strip_segmentation_spaces(p), strip_segmentation_spaces(r)]
@@ -31,7 +32,7 @@ def test_raw_stc_gives_the_fixture_text() -> None:
 
 
 def test_raw_lccc_gives_the_fixture_text() -> None:
-    lines = fixture(LCCC).read_text(encoding="utf-8").splitlines()
+    lines = fixture_path(LCCC).read_text(encoding="utf-8").splitlines()
     expected = [r["turns"] for r in zh_records() if r["source"] == "lccc_toy_train.txt"]
     ours = [[strip_segmentation_spaces(u) for u in line.split("\t")] for line in lines]
     assert len(ours) == len(expected) == 10_000
