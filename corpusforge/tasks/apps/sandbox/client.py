@@ -6,6 +6,8 @@ sandbox's own, so two sandboxes with different seeds expose programs whose outpu
 on set or dict ordering), no inherited descriptors but the control pipe, and `/` as its
 working directory. A zygote that dies or stops answering is replaced and the request
 retried once; a second failure raises SandboxError (the caller's row is quarantined).
+The zygote's stderr goes to an unlinked temporary file, and the end of it (the zygote's
+own traceback) joins the SandboxError, so "did not start" always says why.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from corpusforge.tasks.apps.sandbox import codec
 
@@ -25,6 +28,7 @@ ZYGOTE_MODULE = "corpusforge.tasks.apps.sandbox.zygote"
 UID_BASE = 1_200_000  # far above any uid a distribution hands out
 UID_SPAN = 500_000
 START_TIMEOUT_S = 120.0
+STDERR_TAIL = 3000  # characters of the zygote's stderr in an error
 
 
 class SandboxError(RuntimeError):
@@ -74,6 +78,7 @@ class ZygoteInfo:
 class _Process:
     proc: subprocess.Popen[bytes]
     info: ZygoteInfo
+    stderr: IO[bytes]
     requests: int = field(default=0)
 
 
@@ -120,10 +125,11 @@ class Sandbox:
                 try:
                     reply = self._call(process, request, budget)
                 except (OSError, codec.CodecError, SandboxError) as e:
+                    said = _tail(process.stderr)
                     self._stop()
                     self.restarts += 1
                     if attempt == 2:
-                        raise SandboxError(f"zygote failed twice: {e}") from e
+                        raise SandboxError(f"zygote failed twice: {e}{said}") from e
                     continue
                 results = reply.get("results")
                 if not isinstance(results, list) or len(results) != len(tests):
@@ -155,9 +161,10 @@ class Sandbox:
                 "isolation": s.isolation, "disk_mb": s.disk_mb,
                 "inodes": s.inodes, "uid": self.uid}
         started = time.perf_counter()
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _stop)
         proc = subprocess.Popen(
             [sys.executable, "-s", "-B", "-m", ZYGOTE_MODULE, json.dumps(args)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
             env=scrubbed_env(s.hash_seed, s.extra_env), cwd="/", close_fds=True)
         assert proc.stdin is not None and proc.stdout is not None
         try:
@@ -165,18 +172,21 @@ class Sandbox:
         except (OSError, codec.CodecError, SandboxError) as e:
             proc.kill()
             proc.wait()
-            raise SandboxError(f"zygote did not start: {e}") from e
+            said = _tail(stderr)
+            for stream in (proc.stdin, proc.stdout, stderr):
+                stream.close()
+            raise SandboxError(f"zygote did not start: {e}{said}") from e
         info = ZygoteInfo(facts=hello["facts"], prelude_s=hello["prelude_s"],
                           baseline_rss_kb=hello["baseline_rss_kb"],
                           start_s=time.perf_counter() - started, pid1=hello["pid1"])
         if info.facts["level"] != "namespaces" and not s.allow_weak_isolation:
-            self._process = _Process(proc=proc, info=info)
+            self._process = _Process(proc=proc, info=info, stderr=stderr)
             self._stop()  # closing its pipe lets the zygote clean up after itself
             raise SandboxError("this kernel gives no namespaces to the sandbox ("
                                + "; ".join(info.facts["fallback_reasons"])
                                + "); allow_weak_isolation would run untrusted code with "
                                  "resource limits only and the host network reachable")
-        return _Process(proc=proc, info=info)
+        return _Process(proc=proc, info=info, stderr=stderr)
 
     def _call(self, process: _Process, request: dict[str, Any],
               budget: float) -> dict[str, Any]:
@@ -204,6 +214,18 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        process.stderr.close()
+
+
+def _tail(stderr: IO[bytes]) -> str:
+    """The end of what the zygote wrote on stderr, as a suffix for an error ('' if none)."""
+    try:
+        size = stderr.seek(0, os.SEEK_END)
+        stderr.seek(max(0, size - 4 * STDERR_TAIL))
+        text = stderr.read().decode("utf-8", errors="replace").strip()[-STDERR_TAIL:]
+    except (OSError, ValueError):  # ValueError: already closed
+        return ""
+    return f": zygote stderr:\n{text}" if text else ""
 
 
 def _recv(fd: int, timeout: float) -> dict[str, Any]:

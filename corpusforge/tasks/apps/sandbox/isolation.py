@@ -9,7 +9,10 @@
   pivot_root into a fresh tmpfs holding read-only bind mounts of the system directories
   and the Python installation, a private /proc, a few device nodes, and a size-capped
   tmpfs /tmp for the tests. The host's /root, /home, /tmp, the project and its outputs are
-  simply not there; nothing mounted here propagates back to the host.
+  simply not there; nothing mounted here propagates back to the host. The Python
+  installation may live anywhere (a venv under /tmp, /opt, /home, ...): it is bound last,
+  into that skeleton, at its own path, so one under /tmp appears inside the tests' tmpfs
+  (the zygote's wipe between tests leaves it and the directories leading to it alone).
 - "rlimits": none of that is available. Tests still run with resource limits, in their
   own session, under a different uid where the host runs as root, and the zygote is a
   child subreaper that kills leftovers; but there is no network isolation and the host
@@ -19,6 +22,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -68,17 +72,30 @@ def _bind(source: str, root: str, readonly: bool = True) -> None:
                         | linux.MS_NOSUID | linux.MS_NODEV)
 
 
-def build_root(disk_mb: int, inodes: int) -> None:
-    """pivot_root into an allowlist view of the host (see the module docstring)."""
+def root_mount_point(keep: list[str]) -> str:
+    """Where the new root's tmpfs goes: a directory that is neither a kept one nor above
+    one, since the tmpfs hides everything below it before the kept dirs are bound."""
+    for candidate in map(os.path.realpath, ROOT_CANDIDATES):
+        if os.path.isdir(candidate) and not any(
+                k == candidate or k.startswith(candidate + "/") for k in keep):
+            return candidate
+    raise OSError(errno.EEXIST, "no mount point for the sandbox root: each of "
+                  f"{', '.join(ROOT_CANDIDATES)} holds a directory to keep ({', '.join(keep)})")
+
+
+def build_root(disk_mb: int, inodes: int) -> list[str]:
+    """pivot_root into an allowlist view of the host (see the module docstring). Returns
+    the directories kept from the host, at the same paths inside.
+
+    The skeleton (links, /dev, /proc, the tests' /tmp) is made first and the kept dirs are
+    bound last, so a kept dir below one of those (a venv under /tmp) is bound inside it
+    rather than being created first and then hidden by, or colliding with, the skeleton."""
     keep = _outermost([d for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
                       + python_dirs())
     links = [d for d in SYSTEM_DIRS if os.path.islink(d)]
-    root = next(c for c in ROOT_CANDIDATES
-                if os.path.isdir(c) and not any(k.startswith(c + "/") for k in keep))
+    root = root_mount_point(keep)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     linux.mount("tmpfs", root, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "size=4m,mode=0755")
-    for path in keep:
-        _bind(path, root)
     for link in links:
         os.symlink(os.readlink(link), root + link)
     os.makedirs(root + "/dev", mode=0o755)
@@ -95,12 +112,15 @@ def build_root(disk_mb: int, inodes: int) -> None:
     linux.mount("tmpfs", root + "/tmp", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                 f"size={disk_mb}m,nr_inodes={inodes},mode=1777")
     os.symlink("/tmp", root + "/dev/shm")
+    for path in keep:
+        _bind(path, root)
     os.chdir(root)
     linux.pivot_root(".", ".")
     linux.umount(".", linux.MNT_DETACH)
     os.chdir("/")
     linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY
                 | linux.MS_NOSUID | linux.MS_NODEV)
+    return keep
 
 
 def enter_namespaces(ctrl_fds: tuple[int, int]) -> str:
@@ -134,8 +154,8 @@ def isolate(level: str, ctrl_fds: tuple[int, int], disk_mb: int, inodes: int) ->
         except OSError as e:
             errors.append(f"namespaces unavailable: {e}")
         else:
-            build_root(disk_mb, inodes)  # failing here (in PID 1) ends the zygote: no half-way
-            return facts("namespaces", identity, errors)
+            kept = build_root(disk_mb, inodes)  # failing here (in PID 1) ends the zygote
+            return facts("namespaces", identity, errors, kept)
         if level == "namespaces":
             raise RuntimeError("; ".join(errors))
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
@@ -143,7 +163,8 @@ def isolate(level: str, ctrl_fds: tuple[int, int], disk_mb: int, inodes: int) ->
     return facts("rlimits", identity, errors)
 
 
-def facts(level: str, identity: str, errors: list[str]) -> dict[str, Any]:
+def facts(level: str, identity: str, errors: list[str],
+          kept: list[str] | None = None) -> dict[str, Any]:
     namespaces = level == "namespaces"
     return {
         "level": level,
@@ -159,5 +180,6 @@ def facts(level: str, identity: str, errors: list[str]) -> dict[str, Any]:
                       "private size-capped /tmp" if namespaces
         else "host filesystem with the sandbox uid's permissions",
         "nproc_enforced": identity != "none" or os.geteuid() != 0,
+        "kept_dirs": kept or [],  # the host directories visible inside (namespaces only)
         "fallback_reasons": errors,
     }

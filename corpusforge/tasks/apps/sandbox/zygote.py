@@ -44,6 +44,10 @@ class Zygote:
         self.scratch = SCRATCH if self.pid1 else tempfile.mkdtemp(prefix="cf-apps-")
         if not self.pid1:
             os.chmod(self.scratch, 0o755)
+        # Kept host dirs inside the tests' /tmp (a venv under /tmp): bind mounts the wipe
+        # must leave in place, each with the identity it had when the zygote started.
+        self.pinned = {path: _identity(path) for path in facts.get("kept_dirs", ())
+                       if self.pid1 and path.startswith(SCRATCH + "/")}
 
     def start(self) -> None:
         """Import the prelude, say hello with the facts, then serve until EOF."""
@@ -127,17 +131,18 @@ class Zygote:
 
     def wipe(self, tdir: str) -> None:
         """Inside the namespace /tmp is the sandbox's own: everything in it goes, so nothing
-        a test writes there is seen by the next one."""
+        a test writes there is seen by the next one, except the pinned dirs (read-only
+        binds of the Python installation) and the directories leading to them. If a test
+        managed to move one (possible where tests run as the namespace's root, never as
+        the sandbox uid), the zygote ends rather than serve programs a broken Python; the
+        host starts a fresh one."""
         if not self.pid1:
             shutil.rmtree(tdir, ignore_errors=True)
             return
-        for entry in os.listdir(self.scratch):
-            path = os.path.join(self.scratch, entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
+        _clear(self.scratch, set(self.pinned))
+        moved = [path for path, ident in self.pinned.items() if _identity(path) != ident]
+        if moved:
+            raise RuntimeError(f"a test moved kept dirs out of /tmp: {', '.join(moved)}")
 
     def rlimits(self, limits: dict[str, Any]) -> dict[str, int]:
         """Address space is counted on top of what the zygote already maps (the prelude),
@@ -235,6 +240,30 @@ class Zygote:
                     "error": f"exited with code {code} without a result"}
         return {**outcome, **{k: reported[k] for k in ("status", "error", "value")
                               if k in reported}}
+
+
+def _clear(directory: str, pinned: set[str]) -> None:
+    """Remove everything in `directory` but the pinned paths and their ancestors."""
+    for entry in os.listdir(directory):
+        path = os.path.join(directory, entry)
+        real_dir = os.path.isdir(path) and not os.path.islink(path)
+        if path in pinned and real_dir:
+            continue
+        if real_dir and any(p.startswith(path + "/") for p in pinned):
+            _clear(path, pinned)
+        elif real_dir:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _reap() -> None:
