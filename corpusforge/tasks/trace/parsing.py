@@ -6,6 +6,35 @@ everything, because not every backend enforces every keyword (patterns, array bo
 and a judge verdict that is not exactly what we asked for must fail, never pass. Every
 failure is a ParseError with a message saying what was off, which the runner retries
 with a fresh seed and finally quarantines with the raw text.
+
+A judge verdict must also be a judgement, not a pattern the grammar happens to allow.
+The output grammar lets a small model (SmolLM2-135M) copy the running constraint number
+into each score, and it does: [1, 2], [0, 1, 2, 3], [10, 2, 3, 4, 5], with overall scores
+such as 1.0, 1.1, 1.11 that match none of them. parse_judge raises DegenerateJudgement
+(a ParseError, so the runner retries it and finally quarantines it with kind "parse" and
+this reason; it is never stored as a score) when, for the n scores s_1..s_n of
+constraints 1..n and the overall score o:
+
+(a) the overall disagrees with the scores. The judge prompt defines the overall as the
+    mean of the constraint scores, so o must lie within [min(s), max(s)] AND within 1.0
+    of mean(s) (both inclusive, to 1e-9). The range alone would let [0, 10] have 9, the
+    mean alone would let [10, 10] have 9.5; 1.0 leaves room for rounding and for a judge
+    (any engine) that weighs one constraint more than the others. One constraint: o must
+    equal its score.
+(b) the scores merely count. With n >= 3, any of:
+    - the scores are the constraint numbers or each one less: 1, 2, ..., n or
+      0, 1, ..., n-1 (whatever the overall);
+    - n >= 4 and scores 2..n are the constraint numbers or each one less, whatever the
+      first (10, 2, 3, 4, 5; 7, 1, 2, 3);
+    - n >= 4 and every step is +1 (2, 3, 4, 5; 6, 7, 8, 9; also 7, 8, 9, 10).
+    With n == 2, [1, 2] and [0, 1] are degenerate unless the overall is their mean to
+    within 0.05 (1.5, 0.5): two low scores can be a real verdict, but [1, 2] with 1.0
+    (which rule (a) allows) is the counting pattern.
+Legitimate judgements pass: [10, 10, 10], [10, 7, 10] with 9, and [7, 8, 9] with 8 (a
+3-long +1 run that does not start at 0 or 1 and is not the constraint numbers). The price
+of the 4+ rule is that a real [7, 8, 9, 10] is rejected too; a +1 run over four or more
+constraints is far likelier to be the counting pattern than a verdict, and a rejection
+costs a retry, a wrong score would go into the corpus.
 """
 
 from __future__ import annotations
@@ -14,6 +43,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from corpusforge.schemas.trace import (
@@ -197,11 +227,76 @@ class JudgeVerdict:
     overall: float
 
 
+class DegenerateJudgement(ParseError):
+    """A judge output that parses but is no judgement (rules (a) and (b) in the module
+    docstring). A ParseError, so the runner retries it and then quarantines it."""
+
+
+OVERALL_MEAN_TOLERANCE = 1.0
+PAIR_MEAN_TOLERANCE = 0.05  # n == 2 scores that count must come with their exact mean
+_EPS = 1e-9
+
+
+def overall_problem(scores: Sequence[int], overall: float) -> str | None:
+    """Rule (a): why `overall` is not consistent with `scores`, or None."""
+    low, high, mean = min(scores), max(scores), sum(scores) / len(scores)
+    if low - _EPS <= overall <= high + _EPS and abs(overall - mean) <= (
+            OVERALL_MEAN_TOLERANCE + _EPS):
+        return None
+    where = f"{low}" if low == high else f"between {low} and {high}"
+    return (f"overall {overall:g} is not consistent with them (it must be {where} and "
+            f"within {OVERALL_MEAN_TOLERANCE:g} of their mean {mean:.3g})")
+
+
+def _numbers(values: Sequence[int], first: int) -> bool:
+    """values are the constraint numbers first, first+1, ... or each one less."""
+    return any(list(values) == list(range(first - c, first - c + len(values)))
+               for c in (0, 1))
+
+
+def counting_problem(scores: Sequence[int], overall: float) -> str | None:
+    """Rule (b): how `scores` merely count, or None."""
+    n = len(scores)
+    if n >= 3 and _numbers(scores, 1):
+        return "count upward like the constraint numbers"
+    if n >= 4 and _numbers(scores[1:], 2):
+        return "count upward like the constraint numbers after the first"
+    if n >= 4 and all(b == a + 1 for a, b in pairwise(scores)):
+        return "count upward by 1"
+    mean = sum(scores) / n
+    if n == 2 and _numbers(scores, 1) and abs(overall - mean) > PAIR_MEAN_TOLERANCE + _EPS:
+        return f"count upward like the constraint numbers and overall {overall:g} is not " \
+               f"their mean {mean:g}"
+    return None
+
+
+def check_judgement(scores: Sequence[int], overall: float, raw: str = "") -> None:
+    """Raise DegenerateJudgement if the verdict breaks rule (a) or (b)."""
+    counting = counting_problem(scores, overall)
+    overall_off = overall_problem(scores, overall)
+    shown = f"scores {list(scores)}"
+    if counting is None:
+        if overall_off is None:
+            return
+        why = f"{shown}, {overall_off}"
+    elif "overall" in counting:  # n == 2: the overall is already named
+        why = f"{shown} {counting}"
+    else:
+        why = f"{shown} {counting}; " + (overall_off or f"overall {overall:g}")
+    raise DegenerateJudgement(f"degenerate judgement: {why}", raw=raw)
+
+
 def judge_schema(n: int) -> dict[str, Any]:
     """Scores for constraints 1..n in order (`const` index, `enum` 0-10, so llama.cpp's
     grammar enforces them: its converter ignores minimum/maximum), then the overall line.
     The pattern bounds the digits (a small model otherwise writes zeros until max_tokens)
-    and avoids `\\.`, which llama-cpp-python turns into an invalid grammar."""
+    and avoids `\\.`, which llama-cpp-python turns into an invalid grammar.
+
+    The layout does invite counting: each item's constraint number comes a few tokens
+    before its score and is itself a legal score, and SmolLM2 copies it (also into the
+    reason: "1. ...", "2. ..."). Leaving the index out did not stop it in a one-item probe
+    (scores [1, 2] again: the prompt numbers the constraints too), so the schema keeps it
+    and check_judgement rejects what counts."""
     items = [{"type": "object",
               "properties": {"constraint": {"const": i}, "reason": {"type": "string"},
                              "score": {"enum": list(range(11))}},
@@ -221,7 +316,8 @@ def judge_schema(n: int) -> dict[str, Any]:
 
 def parse_judge(text: str, n: int) -> JudgeVerdict:
     """Exactly n integer scores 0-10 for constraints 1..n in order, and an `overall` field
-    the spec regex reads as a number from 0 to 10. Anything else fails."""
+    the spec regex reads as a number from 0 to 10, consistent with the scores and not a
+    count (check_judgement). Anything else fails."""
     value = load_object(text, ["scores", "overall"])
     scores, overall = value["scores"], value["overall"]
     if not isinstance(scores, list) or len(scores) != n:
@@ -247,6 +343,7 @@ def parse_judge(text: str, n: int) -> JudgeVerdict:
         raise ParseError(f"overall score {match.group(1)!r} is not a number", raw=text) from None
     if not 0 <= total <= 10:
         raise ParseError(f"overall score {total} is outside 0-10", raw=text)
+    check_judgement(out, total, raw=text)
     return JudgeVerdict(tuple(out), total)
 
 

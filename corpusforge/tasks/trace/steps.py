@@ -212,9 +212,14 @@ class Respond(EngineStep):
 class Judge(EngineStep):
     """Score a response against an instruction's constraints: one request whose JSON holds
     the per-constraint scores and the `Constraints Overall Score: [[d]]` line in a field
-    (one call instead of two; the spec regex reads the field). Unparsable = ParseError."""
+    (one call instead of two; the spec regex reads the field). Unparsable = ParseError, and
+    so is a degenerate verdict (scores that count, an overall that disagrees with them:
+    parsing.check_judgement), which the runner retries and then quarantines as "parse"
+    with the reason; it never becomes a score. The IOPO and evaluation judges inherit it.
+    version 2: degenerate verdicts are rejected."""
 
     name = "trace.judge_y1_x1"
+    version = 2
     template = "judge.j2"
     constraints_key: ClassVar[str] = "constraints"
     message_key: ClassVar[str] = "user_message"
