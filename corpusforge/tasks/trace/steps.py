@@ -155,6 +155,7 @@ class QualityControl(EngineStep):
 
     name = "trace.qc"
     template = "qc.j2"
+    judges = True
     requires = ("description", "input", "constraint_items")
     produces = ("qc_verdict", "qc_problems", "qc_reason", "constraint_items", "constraints",
                 "constraint_types", "constraint_dimensions", "constraints_num", "user_message")
@@ -220,6 +221,7 @@ class Judge(EngineStep):
 
     name = "trace.judge_y1_x1"
     version = 2
+    judges = True
     template = "judge.j2"
     constraints_key: ClassVar[str] = "constraints"
     message_key: ClassVar[str] = "user_message"
