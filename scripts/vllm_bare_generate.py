@@ -5,7 +5,10 @@ environment (.venv-vllm), not the platform's.
 
 ENGINE.json maps a device type ("cpu", "cuda") to the engine arguments a replica's server
 gets on it (ServerSpec.engine_args), so both sides run the same engine; this script picks
-the entry for the platform vLLM finds. REQUESTS.json holds the flow's journaled generate
+the entry for the platform vLLM finds. On CPU those include the KV cache in bytes and the
+memory fraction that the caller sized from the node's free memory
+(corpusforge/tasks/engines/vllm/memory.py), so this `vllm.LLM` passes vLLM's memory
+checks wherever the servers do. REQUESTS.json holds the flow's journaled generate
 requests in journal order, each with the row that made it ({"row", "request"}). One model
 load, two replays (the prefix cache emptied before each):
 

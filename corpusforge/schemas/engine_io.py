@@ -67,7 +67,11 @@ class VLLMEngineConfig(StrictModel):
     max_num_seqs: int = Field(default=64, ge=1)
     # "auto": a GPU per tensor-parallel rank when the Ray cluster has GPUs, else CPU.
     device: Literal["auto", "cuda", "cpu"] = "auto"
-    cpu_kvcache_gib: int = Field(default=1, ge=1, description="KV cache on CPU builds (whole GiB)")
+    # KV cache of a CPU replica's server, an upper bound in GiB (lowered to what the node's
+    # free memory holds, tasks/engines/vllm/memory.py), or "auto": as much as fits, up to
+    # max_num_seqs full-length sequences.
+    cpu_kvcache_gib: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
+        default=1.0, description="KV cache on CPU builds: GiB at most, or 'auto'")
     # Interpreter of vLLM's environment; default $CORPUSFORGE_VLLM_PYTHON, else .venv-vllm.
     python_executable: str | None = None
     concurrency: int = Field(default=64, ge=1, description="in-flight requests per task; "

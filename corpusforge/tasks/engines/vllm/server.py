@@ -4,6 +4,10 @@ vLLM cannot share the platform's environment (stack.md: it pins its own torch an
 fastapi Prefect cannot run with), so the boundary is a process: the OpenAI-compatible
 server vLLM ships, started from vLLM's interpreter, spoken to over HTTP on this node.
 The process's output goes to a log file whose tail is what a failure reports.
+
+On CPU the server's memory settings (an explicit KV cache in bytes and a memory fraction
+vLLM's start-up check accepts) come from the node's free memory at start (memory.py), and
+a server that cannot fit fails here, in one line, before it is started.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import socket
 import subprocess
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,12 @@ import httpx
 
 from corpusforge.schemas.engine_io import VLLMEngineConfig
 from corpusforge.tasks.engines.errors import FatalEngineError
+from corpusforge.tasks.engines.vllm.memory import (
+    CPUMemoryPlan,
+    ModelFootprint,
+    NodeMemory,
+    plan_cpu_memory,
+)
 from corpusforge.tasks.engines.vllm.models import resolve_model
 
 VENV_ENV = "CORPUSFORGE_VLLM_PYTHON"
@@ -52,10 +63,25 @@ class ServerSpec:
     device: str  # "cuda" or "cpu", resolved by the pool
     port: int
     host: str = "127.0.0.1"
+    # The node's memory to size a CPU server by; None: read it (once) when first needed.
+    memory: NodeMemory | None = field(default=None, compare=False)
 
     @property
     def served_name(self) -> str:
         return self.config.model
+
+    @cached_property
+    def cpu_memory(self) -> CPUMemoryPlan:
+        """This CPU server's KV cache and memory fraction (memory.py's rule): the pool's
+        replicas may share this node, so each gets its part of the free memory. Raises
+        FatalEngineError, one line, when the server cannot fit."""
+        c = self.config
+        return plan_cpu_memory(
+            self.memory or NodeMemory.read(),
+            ModelFootprint.of(resolve_model(c.model), c.dtype),
+            kv_cap_gib=c.cpu_kvcache_gib, max_model_len=c.max_model_len,
+            max_num_seqs=c.max_num_seqs, sharers=c.replicas,
+            utilization_cap=c.gpu_memory_utilization, represent=self.role == "represent")
 
     def engine_args(self) -> dict[str, Any]:
         """vLLM's engine arguments for this replica, by their Python names: the server gets
@@ -72,6 +98,7 @@ class ServerSpec:
             # under concurrent load: schedule whole prompts only.
             args |= {"enable_chunked_prefill": False,
                      "max_num_batched_tokens": max(c.max_model_len, 8192)}
+            args |= self.cpu_memory.engine_args()
         if self.device == "cuda":
             utilisation = c.gpu_memory_utilization
             if self.role == "represent":  # a second copy of the weights, no KV cache to speak of
@@ -107,10 +134,9 @@ class ServerSpec:
         env["VLLM_NO_USAGE_STATS"] = "1"
         env["DO_NOT_TRACK"] = "1"
         env["HF_HUB_OFFLINE"] = "1"
-        if self.device == "cpu":
-            # Whole GiB (vLLM parses an int); the pooling server needs no more than 1.
-            kv = self.config.cpu_kvcache_gib if self.role == "generate" else 1
-            env["VLLM_CPU_KVCACHE_SPACE"] = str(kv)
+        # vLLM lets this variable override --kv-cache-memory-bytes (vllm/platforms/cpu.py:
+        # 323-327): the KV cache is engine_args()'s alone, sized from the node's memory.
+        env.pop("VLLM_CPU_KVCACHE_SPACE", None)
         return env
 
 
@@ -127,9 +153,13 @@ class ServerProcess:
     def __init__(self, spec: ServerSpec, log_path: Path) -> None:
         self.spec = spec
         self.log_path = log_path
+        argv = spec.argv()  # on CPU: sized from free memory, or raises before any start
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
-        self.proc = subprocess.Popen(spec.argv(), env=spec.env(), stdout=self._log,
+        if spec.device == "cpu":
+            self._log.write(f"[corpusforge] {spec.cpu_memory.describe()}\n".encode())
+            self._log.flush()
+        self.proc = subprocess.Popen(argv, env=spec.env(), stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
 
