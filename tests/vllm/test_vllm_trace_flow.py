@@ -13,14 +13,18 @@ import pytest
 
 from corpusforge.storage.publish import latest_path
 from tests.integration.conftest import prefect_server  # noqa: F401  (fixture)
-from tests.integration.support import BIN, cli_env, run, write_config
+from tests.integration.support import BIN, SMALL_TRACE_CONFIG, cli_env, run, write_config
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration]
 SEEDS = 4
 
 
 def test_trace_flow_on_vllm(prefect_server: str, tmp_path: Path) -> None:  # noqa: F811
-    config = write_config(tmp_path / "config.json",
+    # The judge samples (temperature 0.7) and gets five tries: SmolLM2's greedy verdicts are
+    # often degenerate (scores that count, an overall that disagrees with them), which
+    # quarantines the row, and a run with no row left fails its row-count gate.
+    sampling = {**SMALL_TRACE_CONFIG["sampling"], "judge": {"temperature": 0.7, "max_tokens": 160}}
+    config = write_config(tmp_path / "config.json", sampling=sampling, max_parse_attempts=5,
                           engine={"kind": "vllm", "max_model_len": 2048, "max_num_seqs": 16})
     out = tmp_path / "out"
     proc = run([str(BIN / "corpusforge"), "run", "trace", "--engine", "vllm", "--config",
