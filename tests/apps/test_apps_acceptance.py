@@ -81,6 +81,8 @@ def test_labeled_programs_agree_with_harness_check(tmp_path: Path) -> None:
     keys = Counter(g["problem_key"] for g in disagree)
     assert keys["train/2096"] == 1 and set(keys) <= {"train/2096", "train/2183"}
     for slow in (g for g in disagree if g["problem_key"] == "train/2183"):
-        # four tests of ~3 s CPU each: inside 4 s here, a timeout for the collector (and
-        # here too when the machine is loaded enough to slow the CPU down)
-        assert slow["passed"] and slow["cpu_s"] > 10
+        # four tests of ~2.5-3.6 s CPU each: inside 4 s here, a timeout for the collector
+        # (and here too when the machine is loaded enough to slow the CPU down). Their sum
+        # depends on the CPU: above 10 s on the Intel machines, 9.93 s on an AMD EPYC with
+        # AVX-512; the claim is only that the program is CPU-heavy, so the bound has room.
+        assert slow["passed"] and slow["cpu_s"] > 6
