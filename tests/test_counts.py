@@ -14,7 +14,7 @@ from corpusforge.tasks.shard import quarantine_table
 
 def plan(read: int, ids: list[str]) -> RunPlan:
     return RunPlan(batch=InputBatch(rows=[], read=read), derivation_key="k", work_key="w",
-                   shards=[], uses_engine=False, identity={}, input_ids=frozenset(ids))
+                   shards=[], roles={}, identity={}, input_ids=frozenset(ids))
 
 
 def q(row_id: str, step: str, kind: str) -> QuarantineRecord:

@@ -192,6 +192,8 @@ def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path 
     and exit code 2, not a traceback."""
     from pydantic import ValidationError
 
+    from corpusforge.storage.shards import RunIdentityError
+    from corpusforge.tasks.contract import StepContractError
     from corpusforge.tasks.crash import ShardCrashed
     from corpusforge.tasks.engines.errors import FatalEngineError
     from corpusforge.tasks.inputs import InputError
@@ -215,7 +217,7 @@ def run_flow(flow_attr: str, out: Path, config: dict[str, Any], cache_dir: Path 
                       cache_dir=str(cache_dir) if cache_dir else None,
                       task_cpus=task_cpus, progress=progress)
     except (InputError, ValidationGateError, FatalEngineError, ValidationError,
-            PrefectServerError, ShardCrashed) as e:
+            PrefectServerError, ShardCrashed, StepContractError, RunIdentityError) as e:
         console.print(f"[bold red]error:[/bold red] {e}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
 

@@ -11,6 +11,7 @@ Prefect's own result caching is off (NO_CACHE): the shard store is the one sourc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -47,10 +48,11 @@ from corpusforge.storage.datasets import configs_block
 from corpusforge.storage.manifest import Counts, EngineInfo, FingerprintInfo, Manifest, TokenUsage
 from corpusforge.storage.publish import publish_dataset
 from corpusforge.storage.shards import ShardStore
-from corpusforge.tasks.caveats import card_caveats
+from corpusforge.tasks.caveats import card_caveats, self_judging
+from corpusforge.tasks.contract import probe_engines
 from corpusforge.tasks.crash import explain
-from corpusforge.tasks.engines.registry import engine_session
-from corpusforge.tasks.plan import RunPlan, Shard, TaskSlots, plan_run, task_slots
+from corpusforge.tasks.engines.registry import engine_session, instance_key
+from corpusforge.tasks.plan import RunPlan, Shard, TaskSlots, plan_run, slots_engine, task_slots
 from corpusforge.tasks.recipe import Recipe
 from corpusforge.tasks.shard import (
     QUARANTINE_TABLE,
@@ -58,6 +60,7 @@ from corpusforge.tasks.shard import (
     execute_shard,
     quarantine_table,
 )
+from corpusforge.tasks.steps import template_versions
 from corpusforge.tasks.validate import validate_tables
 
 STATE_DIR = ".corpusforge"
@@ -86,7 +89,7 @@ class RunResult:
         return self.__dict__.copy()
 
 
-def run_corpus(recipe: Recipe, config: CorpusConfig, out_dir: Path, *,
+def run_corpus(recipe: Recipe[Any], config: CorpusConfig, out_dir: Path, *,
                cache_dir: Path | None = None, task_cpus: int = 1,
                progress: bool = False) -> RunResult:
     """Run inside a Prefect flow whose task runner is Ray (flows/ray_runner.py)."""
@@ -96,22 +99,31 @@ def run_corpus(recipe: Recipe, config: CorpusConfig, out_dir: Path, *,
     out_dir = Path(out_dir)
     dataset = config.dataset_name or recipe.name
     plan = plan_run(recipe, config)
+    steps = recipe.steps(config)
+    probe_engines(steps, config)
     timings["plan"] = time.perf_counter() - t0
+    for role, engine in plan.roles.items():
+        logger.info("role %s: %s engine, model %s", role, engine.kind, engine.model)
+    judged = self_judging(steps, plan.roles, {})
+    if judged is not None:
+        logger.warning("self-judged: %s run on the model that wrote what they judge (%s); "
+                       "the card carries the caveat", ", ".join(judged[0]), judged[2])
     work_dir = out_dir / STATE_DIR / "work" / dataset / plan.work_key
     store = ShardStore(work_dir)
     store.clean_stale()
-    store.write_run_meta({"derivation_key": plan.derivation_key, "identity": plan.identity,
-                          "shards": [s.shard_id for s in plan.shards]})
+    store.begin_run({"derivation_key": plan.derivation_key, "identity": plan.identity,
+                     "shards": [s.shard_id for s in plan.shards]})
     cache_dir = Path(cache_dir) if cache_dir else out_dir / STATE_DIR / "cache"
     ctx = ShardContext(recipe=recipe, config=config, derivation_key=plan.derivation_key,
-                       work_dir=str(work_dir), cache_dir=str(cache_dir), threads=task_cpus)
+                       work_dir=str(work_dir), cache_dir=str(cache_dir), threads=task_cpus,
+                       roles=plan.roles)
     done = set(store.done_ids())
     pending = [s for s in plan.shards if s.shard_id not in done]
     logger.info("%s: %d inputs read (%d bad), %d shards, %d already committed, key %s",
                 dataset, plan.batch.read, len(plan.batch.quarantined), len(plan.shards),
                 len(plan.shards) - len(pending), plan.derivation_key[:16])
 
-    slots = task_slots(config.engine if plan.uses_engine else None, pending, task_cpus,
+    slots = task_slots(slots_engine(plan.roles), pending, task_cpus,
                        cpu_bound_steps=recipe.cpu_bound_steps)
     logger.info("shard tasks reserve %g CPU each; %s submitted at once", slots.cpus,
                 slots.in_flight or "all")
@@ -130,8 +142,14 @@ def _run_shards(ctx: ShardContext, pending: list[Shard], slots: TaskSlots, total
     if not pending:
         return {"shards": 0.0}
     entered = time.perf_counter()
-    with engine_session(ctx.config.engine, Path(ctx.work_dir) / "engine-logs"):
-        # Engine replicas that live for the run (vLLM) start here, before the first task.
+    with contextlib.ExitStack() as sessions:
+        # Engine replicas that live for the run (vLLM) start here, before the first task:
+        # one session per distinct engine config among the roles.
+        distinct = {instance_key(e): e for e in ctx.roles.values()}
+        for key, engine in distinct.items():
+            log_dir = Path(ctx.work_dir) / "engine-logs"
+            sessions.enter_context(engine_session(
+                engine, log_dir if len(distinct) == 1 else log_dir / key[:8]))
         timings = {"engine_start": time.perf_counter() - entered}
         timings.update(_run_pending(ctx, pending, slots, total, progress, dataset))
         return timings
@@ -211,7 +229,7 @@ def _progress_bar(enabled: bool) -> Progress:
                     disable=not enabled, transient=False)
 
 
-def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardStore,
+def _finish(recipe: Recipe[Any], config: CorpusConfig, plan: RunPlan, store: ShardStore,
             out_dir: Path, dataset: str, timings: dict[str, float], t0: float) -> RunResult:
     t_validate = time.perf_counter()
     tables = {name: store.read_table(name, schema)
@@ -234,17 +252,20 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
         requests=sum(s["requests"] for s in stats),
         cached_requests=sum(s["cache_hits"] for s in stats))
     timings["total"] = time.perf_counter() - t0
-    models = sorted({s["model_id"] for s in stats if s.get("model_id")})
+    steps = recipe.steps(config)
+    models = _role_models(stats)
     manifest = Manifest.build(
         config=config.model_dump(mode="json"), dataset=dataset,
         fingerprint=FingerprintInfo(**config.fingerprint()),
         derivation_key=plan.derivation_key,
-        engines=[EngineInfo(kind=config.engine.kind, model=m) for m in models],
-        prompt_templates=recipe.template_versions(), schema_version=recipe.schema_version,
+        engines=[EngineInfo(kind=engine.kind, model=m, role=role)
+                 for role, engine in plan.roles.items()
+                 for m in models.get(role) or [engine.model]],
+        prompt_templates=template_versions(steps), schema_version=recipe.schema_version,
         counts=counts, validation=report.summary,
         timings_s={k: round(v, 3) for k, v in timings.items()}, token_usage=usage)
     published = {**kept, QUARANTINE_TABLE: quarantine}
-    steps, card_counts = recipe.steps(config), _card_counts(counts, stats)
+    card_counts = _card_counts(counts, stats)
     card = render_card(
         CardMetadata(pretty_name=recipe.pretty_name or dataset, license=recipe.license,
                      language=recipe.languages, tags=recipe.tags,
@@ -255,7 +276,8 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
         configs=configs_block([n for n, t in published.items() if t.num_rows],
                               default=recipe.primary_table if counts.published else None),
         corpus_section=recipe.card_section(card_counts, config, published),
-        caveats=card_caveats(steps, config.engine, models),
+        caveats=card_caveats(steps, plan.roles,
+                             {role: ", ".join(ms) for role, ms in models.items()}),
         step_yield=[(s.name, card_counts["steps_applied"].get(s.name, 0)) for s in steps])
     extra = recipe.extra_files(published, config)
     extra["validation.json"] = json.dumps(report.summary, indent=2, ensure_ascii=False).encode()
@@ -267,6 +289,15 @@ def _finish(recipe: Recipe, config: CorpusConfig, plan: RunPlan, store: ShardSto
                      timings_s={k: round(v, 3) for k, v in timings.items()},
                      token_usage=usage.model_dump(),
                      shards={"total": len(plan.shards), "committed": len(stats)})
+
+
+def _role_models(stats: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """role -> the model ids its engine reported, over the committed shards."""
+    out: dict[str, set[str]] = {}
+    for shard in stats:
+        for role, model in (shard.get("models") or {}).items():
+            out.setdefault(role, set()).add(model)
+    return {role: sorted(ms) for role, ms in out.items()}
 
 
 def _card_counts(counts: Counts, stats: list[dict[str, Any]]) -> dict[str, Any]:

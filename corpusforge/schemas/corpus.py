@@ -1,19 +1,29 @@
 """Settings every corpus config shares. A corpus config subclasses CorpusConfig, adds its own
-typed fields and a literal `corpus` name."""
+typed fields and a literal `corpus` name.
+
+Engines are held by role. `engine` is the default role (DEFAULT_ROLE, "generator"): it
+serves every step, unless `engines` names another engine for the step's role (e.g.
+{"judge": {"kind": "openai", ...}} gives the judging steps a separate, stronger model).
+Both enter the fingerprint, so a run with another judge is another derivation."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from corpusforge.schemas.base import StrictModel
 from corpusforge.schemas.engine_io import EngineConfig, LlamaCppEngineConfig
+
+DEFAULT_ROLE = "generator"
 
 
 class CorpusConfig(StrictModel):
     corpus: str
     engine: EngineConfig = Field(default_factory=LlamaCppEngineConfig)
+    # Further roles, by name; a role not named here is served by `engine`.
+    engines: dict[str, EngineConfig] = Field(default_factory=dict)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1, description="use only the first N inputs")
     # Inputs per shard, the unit of scheduling and resume. None: about 16 shards, at most
@@ -24,3 +34,20 @@ class CorpusConfig(StrictModel):
     # The publish gate: more rejected than this share of inputs stops the publish.
     max_reject_fraction: float = Field(default=1.0, ge=0.0, le=1.0)
     dataset_name: str | None = None  # defaults to the corpus name
+
+    @field_validator("engines")
+    @classmethod
+    def _no_default_role(cls, engines: dict[str, Any]) -> dict[str, Any]:
+        if DEFAULT_ROLE in engines:
+            raise ValueError(f"the {DEFAULT_ROLE!r} role is the `engine` block; "
+                             f"`engines` holds the other roles")
+        return engines
+
+    def engine_for(self, role: str) -> EngineConfig:
+        """The engine config that serves `role`."""
+        return self.engines.get(role, self.engine)
+
+    def role_engines(self, roles: Iterable[str]) -> dict[str, EngineConfig]:
+        """role -> engine config for the roles a run's steps use (sorted, default first)."""
+        names = sorted(set(roles), key=lambda r: (r != DEFAULT_ROLE, r))
+        return {role: self.engine_for(role) for role in names}

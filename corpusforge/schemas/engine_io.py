@@ -24,6 +24,10 @@ class LlamaCppEngineConfig(StrictModel):
     # Profile defaults (e.g. repeat penalty for the Gemma base model) apply when unset.
     repeat_penalty: float | None = None
 
+    def lacks(self, operation: str, needs: dict[str, Any]) -> str | None:
+        """Why this engine cannot serve `operation` with `needs`, or None (it can)."""
+        return _lacks(operation, needs, poolings=("last", "mean"))
+
 
 class OpenAIEngineConfig(StrictModel):
     """Any OpenAI-compatible HTTP server (vLLM serve, llama.cpp server, hosted APIs)."""
@@ -42,6 +46,15 @@ class OpenAIEngineConfig(StrictModel):
     # times its replicas behind the URL). Unknown (None), each shard task keeps a CPU;
     # known, tasks share the driver's CPUs and enough run to keep that batch full.
     server_batch: int | None = Field(default=None, ge=1)
+
+    def lacks(self, operation: str, needs: dict[str, Any]) -> str | None:
+        """Scoring needs echoed prompt logprobs on /v1/completions, which the driver probes
+        before the run (OpenAIEngine.capabilities); `represent` is not offered: an OpenAI
+        server's /v1/embeddings does not say which layer or pooling it returns."""
+        if operation == "represent":
+            return ("an OpenAI-compatible server's /v1/embeddings does not say which layer "
+                    "or pooling it returns, so it is not used as a hidden state")
+        return _lacks(operation, needs, poolings=())
 
     def requests_per_task(self) -> int:
         """In-flight requests one shard task keeps."""
@@ -80,6 +93,10 @@ class VLLMEngineConfig(StrictModel):
     startup_timeout_s: float = Field(default=900.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
 
+    def lacks(self, operation: str, needs: dict[str, Any]) -> str | None:
+        """represent: each replica's pooling server takes the LAST token only."""
+        return _lacks(operation, needs, poolings=("last",))
+
     def requests_per_task(self) -> int:
         """In-flight requests one shard task keeps: `concurrency` for each replica."""
         return self.concurrency * self.replicas
@@ -88,6 +105,20 @@ class VLLMEngineConfig(StrictModel):
         """Sequences the replicas decode at once; the run's in-flight requests must cover
         it for the batches to stay full."""
         return self.max_num_seqs * self.replicas
+
+
+def _lacks(operation: str, needs: dict[str, Any], *, poolings: tuple[str, ...]) -> str | None:
+    """Every engine here generates and scores; they differ in hidden states."""
+    if operation in ("generate", "score"):
+        return None
+    if operation == "represent":
+        pooling = needs.get("pooling", "last")
+        if not poolings:
+            return "it returns no hidden states"
+        if pooling not in poolings:
+            return f"it pools hidden states by {' or '.join(poolings)} only, not {pooling!r}"
+        return None
+    return f"it has no operation {operation!r}"
 
 
 EngineConfig = Annotated[LlamaCppEngineConfig | OpenAIEngineConfig | VLLMEngineConfig,
@@ -120,16 +151,25 @@ class GenerateRequest(StrictModel):
 
 
 class ScoreRequest(StrictModel):
-    """Teacher forcing: log P(continuation | prompt) for each candidate continuation."""
+    """Teacher forcing: log P(continuation | prompt) for each candidate continuation;
+    `per_token` also returns each continuation token's log-probability."""
 
     prompt: str
     continuations: tuple[str, ...]
+    per_token: bool = False
+
+
+# How a hidden state is taken over the prompt's tokens: the last token's, or the mean.
+Pooling = Literal["last", "mean"]
 
 
 class RepresentRequest(StrictModel):
-    """The last-layer hidden state of the prompt's last token."""
+    """The last-layer hidden state of the prompt: its last token's (the default, the
+    input of the LM head), or the mean over its tokens. No engine here exposes other
+    layers (llama.cpp's API returns the final layer only)."""
 
     prompt: str
+    pooling: Pooling = "last"
 
 
 # ---------------------------------------------------------------- results
@@ -154,6 +194,8 @@ class GenerateResult(StrictModel):
 class ScoreResult(StrictModel):
     logprobs: tuple[float, ...]  # summed over each continuation's tokens
     token_counts: tuple[int, ...]
+    # With ScoreRequest.per_token: each continuation's token log-probabilities.
+    token_logprobs: tuple[tuple[float, ...], ...] | None = None
     usage: Usage
     model: str
     cached: bool = False
@@ -172,4 +214,5 @@ class Capabilities(StrictModel):
     seed: bool = True
     score: bool = False
     represent: bool = False
+    represent_poolings: tuple[str, ...] = ()
     max_concurrency: int = 1

@@ -1,8 +1,9 @@
 """The progress of a run, as committed shards on disk.
 
 Identity and progress live apart: `run.json` says *what* the run computes (config hash,
-derivation key), the shard directories are *how far* it got. A resumed run compares the
-identity, then skips every shard that `is_done`.
+derivation key), the shard directories are *how far* it got. A resumed run compares its
+identity with the committed run.json (`begin_run`): a different one, with shards already
+committed, is refused rather than mixed in; an equal one skips every shard that `is_done`.
 
 A shard is all-or-nothing: its tables and stats are written into a hidden tmp directory and
 renamed to `shards/<shard_id>` in one step, so a killed worker leaves at most a `.tmp-*`
@@ -40,6 +41,10 @@ STATS_FILE = "stats.json"
 RUN_FILE = "run.json"
 
 
+class RunIdentityError(RuntimeError):
+    """A work directory's committed shards belong to a run of another identity."""
+
+
 def check_name(kind: str, name: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"invalid {kind} {name!r}: use letters, digits, '.', '_', '-'")
@@ -58,6 +63,20 @@ class ShardStore:
         self.shards_dir = self.root / "shards"
 
     # ------------------------------------------------------------ identity
+    def begin_run(self, meta: dict[str, Any]) -> None:
+        """Record the run's identity, or refuse when this directory holds committed shards
+        of another identity (their rows would be published as this run's)."""
+        committed = self.read_run_meta()
+        meta = json.loads(json.dumps(meta))  # compared as stored: tuples become lists
+        if committed is not None and self.done_ids():
+            for field in ("derivation_key", "identity", "shards"):
+                if committed.get(field) != meta.get(field):
+                    raise RunIdentityError(
+                        f"{self.root} holds {len(self.done_ids())} committed shards of another "
+                        f"run ({field} differs from {self.root / RUN_FILE}); remove the "
+                        "directory or run with another --out")
+        self.write_run_meta(meta)
+
     def write_run_meta(self, meta: dict[str, Any]) -> None:
         write_json_atomic(self.root / RUN_FILE, meta)
 

@@ -1,8 +1,11 @@
 """Identity and shards of a run, decided before any work starts.
 
 The derivation key names everything that determines the output: the recipe and its schema
-version, each step's name and version, the prompt templates' content, the config's
-fingerprint (which leaves out speed-only settings) and the inputs' content. It names the
+version, each step's identity (name, version, operation, engine role and the content of
+the prompt templates it renders), the config's fingerprint (which leaves out speed-only
+settings; it holds every role's engine) and the inputs' content. Building the plan also
+checks the step contract (tasks/contract.py): the chain of requires/produces, the roles
+the recipe declares, and that each role's engine offers the operation its steps use. It names the
 work directory (so a rerun of the same command finds its finished shards) and the
 published version. Shard membership depends only on input order and shard size, which
 is why the work directory is keyed by both.
@@ -16,8 +19,9 @@ from typing import Any
 from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.engine_io import EngineConfig, OpenAIEngineConfig, VLLMEngineConfig
 from corpusforge.schemas.fingerprint import canonical_json, digest
+from corpusforge.tasks.contract import StepContractError, check_chain, check_engines
 from corpusforge.tasks.recipe import InputBatch, Recipe
-from corpusforge.tasks.steps import EngineStep, Row, Step
+from corpusforge.tasks.steps import Row, Step, engine_steps
 
 
 @dataclass
@@ -51,22 +55,51 @@ class RunPlan:
     derivation_key: str
     work_key: str
     shards: list[Shard]
-    uses_engine: bool
+    # role -> engine config, for the roles the steps use ({} for a run without an engine)
+    roles: dict[str, EngineConfig]
     identity: dict[str, Any]
     # Row ids of the records read (before `prepare`): only these account for the inputs.
     input_ids: frozenset[str] = frozenset()
 
+    @property
+    def uses_engine(self) -> bool:
+        return bool(self.roles)
 
-def derivation_identity(recipe: Recipe, config: CorpusConfig, inputs_digest: str,
+
+def derivation_identity(recipe: Recipe[Any], config: CorpusConfig, inputs_digest: str,
                         steps: list[Step]) -> dict[str, Any]:
     return {
         "recipe": recipe.name,
         "schema_version": recipe.schema_version,
-        "steps": [{"name": s.name, "version": s.version} for s in steps],
-        "templates": recipe.template_versions(),
+        "steps": [s.identity() for s in steps],
         "config": config.fingerprint(),
         "inputs": inputs_digest,
     }
+
+
+def checked_config(recipe: Recipe[Any], config: CorpusConfig) -> None:
+    if not isinstance(config, recipe.config_model):
+        raise TypeError(f"recipe {recipe.name!r} takes a {recipe.config_model.__name__}, "
+                        f"got {type(config).__name__}")
+
+
+def check_steps(recipe: Recipe[Any], config: CorpusConfig, steps: list[Step],
+                rows: list[Row]) -> dict[str, EngineConfig]:
+    """The step contract as far as the plan can see it; role -> engine of the run."""
+    fields = set().union(*(r.keys() for r in rows)) if rows else set()
+    if rows:
+        check_chain(steps, fields)
+    for step in engine_steps(steps):
+        if step.engine_role not in recipe.roles:
+            raise StepContractError(
+                f"step {step.name!r} names role {step.engine_role!r}, which recipe "
+                f"{recipe.name!r} does not declare (roles: {list(recipe.roles)})")
+    unknown = sorted(set(config.engines) - set(recipe.roles))
+    if unknown:
+        raise StepContractError(f"config sets engines for {unknown}, roles recipe "
+                                f"{recipe.name!r} does not have (roles: {list(recipe.roles)})")
+    check_engines(steps, config)
+    return config.role_engines(s.engine_role for s in engine_steps(steps))
 
 
 def auto_shard_size(rows: int, target_shards: int = 16, max_size: int = 64,
@@ -79,7 +112,8 @@ def auto_shard_size(rows: int, target_shards: int = 16, max_size: int = 64,
     return max(1, min(rows, max(min_size, min(max_size, -(-rows // target_shards)))))
 
 
-def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
+def plan_run(recipe: Recipe[Any], config: CorpusConfig) -> RunPlan:
+    checked_config(recipe, config)
     batch = recipe.read_inputs(config)
     if config.limit is not None and batch.read > config.limit:
         raise ValueError(f"recipe {recipe.name!r} read {batch.read} records past --limit "
@@ -88,16 +122,24 @@ def plan_run(recipe: Recipe, config: CorpusConfig) -> RunPlan:
     batch = recipe.prepare(batch, config)
     inputs_digest = digest([canonical_json(r) for r in batch.rows])
     steps = recipe.steps(config)
+    roles = check_steps(recipe, config, steps, batch.rows)
     identity = derivation_identity(recipe, config, inputs_digest, steps)
     key = digest(identity)
     size = config.shard_size or auto_shard_size(
-        len(batch.rows), min_size=getattr(config.engine, "concurrency", 1))
+        len(batch.rows), min_size=max((getattr(e, "concurrency", 1) for e in roles.values()),
+                                      default=1))
     shards = [Shard(f"s{i // size:05d}", batch.rows[i:i + size])
               for i in range(0, len(batch.rows), size)]
-    uses_engine = any(isinstance(s, EngineStep) for s in steps)
     return RunPlan(batch=batch, derivation_key=key, work_key=digest([key, size])[:16],
-                   shards=shards, uses_engine=uses_engine, identity=identity,
-                   input_ids=input_ids)
+                   shards=shards, roles=roles, identity=identity, input_ids=input_ids)
+
+
+def slots_engine(roles: dict[str, EngineConfig]) -> EngineConfig | None:
+    """The engine that decides how shard tasks are placed: an in-process engine in any role
+    does CPU work inside the task; otherwise the default role's server."""
+    batching = (VLLMEngineConfig, OpenAIEngineConfig)
+    in_process = [e for e in roles.values() if not isinstance(e, batching)]
+    return in_process[0] if in_process else next(iter(roles.values()), None)
 
 
 def task_slots(engine: EngineConfig | None, shards: list[Shard], task_cpus: float, *,

@@ -1,17 +1,20 @@
 """What a corpus gives the platform. The generic flow (flows/pipeline.py) plans shards,
 runs the steps through the shard runner on Ray, validates and publishes; a corpus only says
 how to read its inputs, which steps to run, and how finished rows become output tables.
+
+A recipe is generic over its config model: the platform checks the config's type once
+when the plan is built, and every method receives the corpus's own config.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pyarrow as pa
 
-from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.schemas.corpus import DEFAULT_ROLE, CorpusConfig
 from corpusforge.schemas.expectations.spec import ExpectationSuiteSpec
 from corpusforge.schemas.quarantine import QuarantineRecord
 from corpusforge.tasks.steps import Row, Step
@@ -28,9 +31,15 @@ class InputBatch:
     sources: list[str] = field(default_factory=list)
 
 
-class Recipe(ABC):
+C = TypeVar("C", bound=CorpusConfig)
+
+
+class Recipe(ABC, Generic[C]):
     name: ClassVar[str]
     config_model: ClassVar[type[CorpusConfig]]
+    # The engine roles its steps may name (the CLI offers --<role>-engine/-model/-base-url
+    # for each one besides the default; a step naming another role fails the plan).
+    roles: ClassVar[tuple[str, ...]] = (DEFAULT_ROLE,)
     schema_version: ClassVar[int] = 1
     # Published tables (quarantine is added by the platform), each with its Arrow schema.
     table_schemas: ClassVar[dict[str, pa.Schema]]
@@ -49,11 +58,11 @@ class Recipe(ABC):
     task_categories: ClassVar[tuple[str, ...]] = ("text-generation",)
 
     @abstractmethod
-    def read_inputs(self, config: CorpusConfig) -> InputBatch:
+    def read_inputs(self, config: C) -> InputBatch:
         """All input records, or the first `config.limit` of them (good or bad, in file
         order), so that a quick try accounts for exactly what it read."""
 
-    def prepare(self, batch: InputBatch, config: CorpusConfig) -> InputBatch:
+    def prepare(self, batch: InputBatch, config: C) -> InputBatch:
         """A whole-dataset stage that runs once in the driver, after reading and before
         sharding (e.g. ADA's augmentation, which counts over every sentence). It must be
         deterministic given the batch and config (use `config.seed`), and keep
@@ -62,22 +71,18 @@ class Recipe(ABC):
         return batch
 
     @abstractmethod
-    def steps(self, config: CorpusConfig) -> list[Step]: ...
+    def steps(self, config: C) -> list[Step]: ...
 
     @abstractmethod
-    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+    def project(self, rows: list[Row], config: C) -> dict[str, list[dict[str, Any]]]:
         """Finished rows of one shard -> records of each published table."""
 
-    def template_versions(self) -> dict[str, str]:
-        """Prompt template name -> content hash, for the manifest and the generation key."""
-        return {}
-
-    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+    def card_section(self, counts: dict[str, Any], config: C,
                      tables: dict[str, pa.Table]) -> str:
         """Corpus-specific markdown for the dataset card (method, caveats, distributions)."""
         return ""
 
-    def extra_files(self, tables: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
+    def extra_files(self, tables: dict[str, pa.Table], config: C) -> dict[str, bytes]:
         """Files published beside the Parquet tables ('/'-separated relative path -> bytes),
         e.g. a training file in the corpus's original line format, or a chart."""
         return {}

@@ -10,6 +10,12 @@ Each row goes through the steps in order. What can go wrong is sorted once, here
   kills a run.
 Seeds are derived from (run seed, row id, step, attempt), never from the order in which
 rows happen to run, so a resumed or re-sharded run reproduces an uninterrupted one.
+
+An engine step's request goes to the engine of the step's role, and to the operation its
+type names (generate, score, represent); caching, retries, token accounting and
+quarantine are the same for all three. A retry that would send the very request that
+failed to parse (a score or a hidden state has no seed) is not sent: the answer could not
+differ. A broken step contract (tasks/contract.py) stops the run: it is the recipe's bug.
 """
 
 from __future__ import annotations
@@ -18,17 +24,29 @@ import hashlib
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from corpusforge.schemas.corpus import DEFAULT_ROLE
 from corpusforge.schemas.engine_io import GenerateResult, Usage
 from corpusforge.schemas.quarantine import ErrorKind, QuarantineRecord
+from corpusforge.tasks.contract import StepContractError, check_produces, check_requires
 from corpusforge.tasks.engines.cached import journal_tags
 from corpusforge.tasks.engines.errors import FatalEngineError, RowTooLongError, TransientEngineError
 from corpusforge.tasks.engines.protocol import Engine
-from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row, RowRejected, Step
+from corpusforge.tasks.steps import (
+    OPERATION_OF,
+    EngineResult,
+    EngineStep,
+    MapStep,
+    ParseError,
+    Row,
+    RowRejected,
+    Step,
+    engine_steps,
+)
 
 SNIPPET_CHARS = 300
 FAILURES_FIELD = "step_failures"  # optional steps that failed on a kept row
@@ -66,18 +84,34 @@ class _Quarantined(Exception):
         self.kind, self.raw = kind, raw
 
 
-class RowRunner:
-    """Runs every step on one row. Stateless apart from its settings; safe across threads."""
+Engines = Mapping[str, Engine]
 
-    def __init__(self, steps: Sequence[Step], engine: Engine | None, *, run_seed: int,
-                 max_parse_attempts: int, derivation_key: str) -> None:
+
+class RowRunner:
+    """Runs every step on one row. Stateless apart from its settings; safe across threads.
+    `engines` maps role -> engine; one Engine serves every role."""
+
+    def __init__(self, steps: Sequence[Step], engines: Engines | Engine | None, *,
+                 run_seed: int, max_parse_attempts: int, derivation_key: str) -> None:
         self.steps = list(steps)
-        self.engine = engine
+        if engines is None or isinstance(engines, Mapping):
+            self.engines: dict[str, Engine] = dict(engines or {})
+            self._any: Engine | None = None
+        else:
+            self.engines, self._any = {}, engines
         self.run_seed = run_seed
         self.max_parse_attempts = max_parse_attempts
         self.derivation_key = derivation_key
-        if engine is None and any(isinstance(s, EngineStep) for s in self.steps):
-            raise FatalEngineError("these steps call an engine but none is configured")
+        for step in engine_steps(self.steps):
+            self.engine_of(step)  # every role has its engine before the first row
+
+    def engine_of(self, step: EngineStep) -> Engine:
+        engine = self._any or self.engines.get(step.engine_role) \
+            or self.engines.get(DEFAULT_ROLE)
+        if engine is None:
+            raise FatalEngineError(f"step {step.name!r} calls role {step.engine_role!r} "
+                                   "but no engine is configured for it")
+        return engine
 
     def run(self, row: Row) -> RowOutcome:
         outcome = RowOutcome(row=None)
@@ -106,13 +140,15 @@ class RowRunner:
     def _apply(self, step: Step, row: Row,
                outcome: RowOutcome) -> Row | tuple[ErrorKind, str, str]:
         """The step's new row, or (error kind, message, raw output) of why it failed."""
+        check_requires(step, row)
         try:
             if isinstance(step, MapStep):
-                return step.apply(row)
-            if isinstance(step, EngineStep):
-                return self._run_engine_step(step, row, outcome)
-            raise TypeError(f"unknown step type {type(step).__name__}")
-        except (TransientEngineError, FatalEngineError):
+                new = step.apply(row)
+            elif isinstance(step, EngineStep):
+                new = self._run_engine_step(step, row, outcome)
+            else:
+                raise TypeError(f"unknown step type {type(step).__name__}")
+        except (TransientEngineError, FatalEngineError, StepContractError):
             raise
         except _Quarantined as q:
             return q.kind, str(q), q.raw
@@ -123,16 +159,28 @@ class RowRunner:
         except Exception as e:  # one bad row never kills a run
             where = traceback.extract_tb(e.__traceback__)[-1]
             return "error", f"{type(e).__name__}: {e} (at {where.filename}:{where.lineno})", ""
+        check_produces(step, new)
+        return new
 
     def _run_engine_step(self, step: EngineStep, row: Row, outcome: RowOutcome) -> Row:
-        assert self.engine is not None
+        engine = self.engine_of(step)
         last_error = ""
         last_raw = ""
+        previous = None
+        attempts = 0
         for attempt in range(self.max_parse_attempts):
             seed = derive_seed(self.run_seed, str(row["row_id"]), step.name, attempt)
             request = step.build_request(row, seed)
+            if request == previous:
+                break  # the same request cannot parse differently
+            previous, attempts = request, attempts + 1
+            operation = OPERATION_OF.get(type(request))
+            if operation != step.operation:
+                raise StepContractError(
+                    f"step {step.name!r} declares operation {step.operation!r} but built a "
+                    f"{type(request).__name__}")
             with journal_tags(row=str(row["row_id"]), step=step.name):
-                result: GenerateResult = self.engine.generate(request)
+                result: EngineResult = getattr(engine, operation)(request)
             outcome.requests += 1
             outcome.usage = outcome.usage + result.usage
             if result.cached:
@@ -143,12 +191,9 @@ class RowRunner:
                 return step.parse(row, result)
             except ParseError as e:
                 outcome.parse_retries += 1
-                last_error, last_raw = str(e), e.raw or "\n---\n".join(result.texts)
+                last_error, last_raw = str(e), e.raw or _raw_text(result)
         raise _Quarantined(
-            "parse",
-            f"unparsable output after {self.max_parse_attempts} attempts: {last_error}",
-            last_raw,
-        )
+            "parse", f"unparsable output after {attempts} attempts: {last_error}", last_raw)
 
     def _record(self, row: Row, step: str, kind: ErrorKind, message: str,
                 raw: str = "") -> QuarantineRecord:
@@ -158,6 +203,12 @@ class RowRunner:
             source=str(snippet)[:SNIPPET_CHARS], raw_output=raw,
             derivation_key=self.derivation_key,
         )
+
+
+def _raw_text(result: EngineResult) -> str:
+    if isinstance(result, GenerateResult):
+        return "\n---\n".join(result.texts)
+    return result.model_dump_json(exclude={"usage", "cached", "latency_s"})[:2000]
 
 
 def run_rows(rows: Sequence[Row], runner: RowRunner, *, concurrency: int = 1,

@@ -1,20 +1,45 @@
-"""The corpus author's surface: a step is either a pure row map, or a prompt builder plus
-a parser. The shard runner (runner.py) does caching, retries, seeding and quarantine.
+"""The corpus author's surface: a step is either a pure row map, or a request builder plus
+a parser for one engine operation. The shard runner (runner.py) does caching, retries,
+seeding, token accounting and quarantine, alike for every operation.
 
-Rows are plain dicts that accumulate fields as steps run. A step declares the fields it
-requires and produces; `version` is bumped whenever its code changes what it produces, and
-it enters the derivation key (so a changed step re-derives output, from cached responses
-where the requests are unchanged).
+Rows are plain dicts that accumulate fields as steps run. A step's contract is checked,
+not only written down: `requires` must be met by the inputs or an earlier step when the
+plan is built, and on every row before the step runs; `produces` must be set on every row
+the step returns (tasks/contract.py). `version` is bumped whenever a step's code changes
+what it produces; it enters the derivation key with everything else `identity()` names
+(operation, engine role, prompt templates' content), so a changed step re-derives output,
+from cached responses where the requests are unchanged.
+
+Engine steps name the operation they use and the engine *role* that serves it: a config
+holds one engine per role (schemas/corpus.py), and a role the config does not set is
+served by the default engine. A step whose operation its role's engine lacks fails when
+the plan is built, naming the step, the role and the engine.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
 
-from corpusforge.schemas.engine_io import GenerateRequest, GenerateResult
+from corpusforge.schemas.corpus import DEFAULT_ROLE
+from corpusforge.schemas.engine_io import (
+    GenerateRequest,
+    GenerateResult,
+    Pooling,
+    RepresentRequest,
+    RepresentResult,
+    ScoreRequest,
+    ScoreResult,
+)
+from corpusforge.tasks.templates import Template
 
 Row = dict[str, Any]
+Operation = Literal["generate", "score", "represent"]
+EngineRequest = GenerateRequest | ScoreRequest | RepresentRequest
+EngineResult = GenerateResult | ScoreResult | RepresentResult
+OPERATION_OF: dict[type, Operation] = {
+    GenerateRequest: "generate", ScoreRequest: "score", RepresentRequest: "represent"}
 
 
 class RowRejected(Exception):
@@ -44,6 +69,11 @@ class Step(ABC):
         """False skips this step for the row (the row passes through unchanged)."""
         return True
 
+    def identity(self) -> dict[str, Any]:
+        """What enters the derivation key. Settings that change the output belong in the
+        config (its fingerprint is in the key too), not here."""
+        return {"name": self.name, "version": self.version}
+
 
 class MapStep(Step):
     @abstractmethod
@@ -52,20 +82,83 @@ class MapStep(Step):
 
 
 class EngineStep(Step):
-    """One engine request per row (with `n` samples if the step asks for them)."""
+    """One engine request per row: a chat completion (with `n` samples if the step asks),
+    a teacher-forced score of candidate continuations, or a hidden state."""
 
-    template: ClassVar[str] = ""  # prompt template file name; its content enters the keys
+    operation: ClassVar[Operation] = "generate"
+    # The engine role this step's requests go to; an instance may set its own.
+    engine_role: str = DEFAULT_ROLE
+    # The prompt it renders and any others (a system prompt): their content enters the
+    # derivation key through identity().
+    template: ClassVar[Template | None] = None
+    extra_templates: ClassVar[tuple[Template, ...]] = ()
     # A judging step passes a verdict on what other steps wrote (quality control, scoring):
     # the dataset card warns when judge and writer are one model.
     judges: ClassVar[bool] = False
 
     @abstractmethod
-    def build_request(self, row: Row, seed: int) -> GenerateRequest:
-        """The request for this row; `seed` is derived per row, step and attempt."""
+    def build_request(self, row: Row, seed: int) -> Any:
+        """The request for this row (of the step's operation); `seed` is derived per row,
+        step and attempt."""
 
     @abstractmethod
-    def parse(self, row: Row, result: GenerateResult) -> Row:
+    def parse(self, row: Row, result: Any) -> Row:
         """Return the row with `produces` set. Raise ParseError or RowRejected."""
 
+    def templates(self) -> tuple[Template, ...]:
+        return tuple(t for t in (self.template, *self.extra_templates) if t is not None)
+
+    def needs(self) -> dict[str, Any]:
+        """Options of the operation the engine must offer (e.g. a pooling)."""
+        return {}
+
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version}
+        return {**super().identity(), "operation": self.operation, "role": self.engine_role,
+                "templates": {t.name: t.version for t in self.templates()}}
+
+
+class GenerateStep(EngineStep):
+    operation: ClassVar[Operation] = "generate"
+
+    @abstractmethod
+    def build_request(self, row: Row, seed: int) -> GenerateRequest: ...
+
+    @abstractmethod
+    def parse(self, row: Row, result: GenerateResult) -> Row: ...
+
+
+class ScoreStep(EngineStep):
+    """log P(continuation | prompt) of each candidate (e.g. answer options)."""
+
+    operation: ClassVar[Operation] = "score"
+
+    @abstractmethod
+    def build_request(self, row: Row, seed: int) -> ScoreRequest: ...
+
+    @abstractmethod
+    def parse(self, row: Row, result: ScoreResult) -> Row: ...
+
+
+class RepresentStep(EngineStep):
+    """The prompt's hidden state, pooled as `pooling` says."""
+
+    operation: ClassVar[Operation] = "represent"
+    pooling: ClassVar[Pooling] = "last"
+
+    @abstractmethod
+    def build_request(self, row: Row, seed: int) -> RepresentRequest: ...
+
+    @abstractmethod
+    def parse(self, row: Row, result: RepresentResult) -> Row: ...
+
+    def needs(self) -> dict[str, Any]:
+        return {"pooling": self.pooling}
+
+
+def engine_steps(steps: Sequence[Step]) -> list[EngineStep]:
+    return [s for s in steps if isinstance(s, EngineStep)]
+
+
+def template_versions(steps: Sequence[Step]) -> dict[str, str]:
+    """Prompt template name -> content hash over the steps, for the manifest and tables."""
+    return {t.name: t.version for s in engine_steps(steps) for t in s.templates()}

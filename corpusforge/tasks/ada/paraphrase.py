@@ -19,13 +19,15 @@ from typing import Any
 
 from corpusforge.schemas.ada import ParaphraseConfig
 from corpusforge.schemas.engine_io import ChatMessage, GenerateRequest, GenerateResult
-from corpusforge.tasks.ada.templates import PARAPHRASE_TEMPLATE, render_template
 from corpusforge.tasks.ada.terms import explicit_terms, locate, missing_terms
 from corpusforge.tasks.steps import EngineStep, Row
+from corpusforge.tasks.templates import PromptTemplates
 
 # What small models put before the answer: a list bullet, or the prompt's own label echoed.
 _PREFIX = re.compile(r"^(?:[-*•]\s+|(?:text|review|rewrite|rewritten(?: review)?|answer)\s*:\s*)+",
                      re.IGNORECASE)
+
+PARAPHRASE = PromptTemplates("corpusforge.tasks.ada")["paraphrase.j2"]
 
 
 def clean(text: str) -> str:
@@ -48,7 +50,7 @@ class Paraphrase(EngineStep):
     name = "ada.paraphrase"
     version = 1
     optional = True
-    template = PARAPHRASE_TEMPLATE
+    template = PARAPHRASE
     requires = ("text", "quads")
     produces = ("paraphrase", "paraphrase_status", "paraphrase_missing", "paraphrase_model")
 
@@ -63,7 +65,7 @@ class Paraphrase(EngineStep):
                 and len(set(sources)) == 2)
 
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
-        prompt = render_template(self.template, text=row["text"], terms=terms_as_written(row))
+        prompt = PARAPHRASE.render(text=row["text"], terms=terms_as_written(row))
         return GenerateRequest(messages=(ChatMessage(role="user", content=prompt),),
                                sampling=self.config.sampling, n=self.config.candidates,
                                seed=seed)
@@ -84,8 +86,7 @@ class Paraphrase(EngineStep):
         return self._done(row, result, None, "missing_terms", best[1])
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version,
-                "candidates": self.config.candidates}
+        return {**super().identity(), "candidates": self.config.candidates}
 
     @staticmethod
     def _done(row: Row, result: GenerateResult, text: str | None, status: str,

@@ -16,26 +16,18 @@ from typing import Any
 import pyarrow as pa
 
 from corpusforge.schemas.ada import ADA_TABLE_SCHEMAS, SCHEMA_VERSION, AdaConfig
-from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.expectations.ada import ADA_EXPECTATIONS
 from corpusforge.tasks.ada import card, tables
 from corpusforge.tasks.ada.build import build_rows
 from corpusforge.tasks.ada.chart import distribution_svg
 from corpusforge.tasks.ada.paraphrase import Paraphrase
 from corpusforge.tasks.ada.parsing import read_quad_file
-from corpusforge.tasks.ada.templates import PARAPHRASE_TEMPLATE, template_version
 from corpusforge.tasks.inputs import READ_STEP
 from corpusforge.tasks.recipe import InputBatch, Recipe
 from corpusforge.tasks.steps import Row, Step
 
 
-def _check(config: CorpusConfig) -> AdaConfig:
-    if not isinstance(config, AdaConfig):
-        raise TypeError(f"expected an AdaConfig, got {type(config).__name__}")
-    return config
-
-
-class AdaRecipe(Recipe):
+class AdaRecipe(Recipe[AdaConfig]):
     name = "ada"
     config_model = AdaConfig
     schema_version = SCHEMA_VERSION
@@ -49,35 +41,32 @@ class AdaRecipe(Recipe):
                "counting rule, published in the original line format and as Parquet.")
     tags = ("absa", "aspect-sentiment-quad-prediction", "data-augmentation")
 
-    def read_inputs(self, config: CorpusConfig) -> InputBatch:
-        c = _check(config)
+    def read_inputs(self, config: AdaConfig) -> InputBatch:
+        c = config
         return read_quad_file(c.resolved_input_path(), on_bad_rows=c.on_bad_rows,
                               limit=c.limit)
 
-    def prepare(self, batch: InputBatch, config: CorpusConfig) -> InputBatch:
-        rows, _ = build_rows(batch.rows, _check(config))
+    def prepare(self, batch: InputBatch, config: AdaConfig) -> InputBatch:
+        rows, _ = build_rows(batch.rows, config)
         return InputBatch(rows=rows, quarantined=batch.quarantined, read=batch.read,
                           sources=batch.sources)
 
-    def steps(self, config: CorpusConfig) -> list[Step]:
-        c = _check(config)
+    def steps(self, config: AdaConfig) -> list[Step]:
+        c = config
         return [Paraphrase(c.paraphrase)] if c.paraphrase.enabled else []
 
-    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+    def project(self, rows: list[Row], config: AdaConfig) -> dict[str, list[dict[str, Any]]]:
         return tables.project_rows(rows)
 
-    def template_versions(self) -> dict[str, str]:
-        return {PARAPHRASE_TEMPLATE: template_version(PARAPHRASE_TEMPLATE)}
-
-    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+    def card_section(self, counts: dict[str, Any], config: AdaConfig,
                      tables_: dict[str, pa.Table]) -> str:
-        c = _check(config)
+        c = config
         report = tables.report_from_tables(tables_, c, _bad_lines(tables_))
         paraphrase = tables.paraphrase_counts(tables_) if c.paraphrase.enabled else None
         return card.report_markdown(report, seed=c.seed, paraphrase=paraphrase)
 
-    def extra_files(self, tables_: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
-        c = _check(config)
+    def extra_files(self, tables_: dict[str, pa.Table], config: AdaConfig) -> dict[str, bytes]:
+        c = config
         report = tables.report_from_tables(tables_, c, _bad_lines(tables_))
         files = {
             card.TRAIN_FILE: tables.training_file(tables_),

@@ -27,11 +27,13 @@ from corpusforge.tasks.apps.executor import get_executor
 from corpusforge.tasks.apps.harness import TestCase, stdin_text
 from corpusforge.tasks.apps.problem import parse_problem
 from corpusforge.tasks.apps.steps import is_verified, run_twice
-from corpusforge.tasks.apps.templates import PROPOSE_TEMPLATE, render_template
 from corpusforge.tasks.steps import EngineStep, MapStep, Row
+from corpusforge.tasks.templates import PromptTemplates, Template
 
 EXAMPLE_CHARS = 300
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+PROPOSE = PromptTemplates("corpusforge.tasks.apps")["propose_inputs.j2"]
 
 
 def schema(count: int) -> dict[str, Any]:
@@ -59,7 +61,7 @@ class ProposeTests(EngineStep):
     name = "apps.propose_tests"
     version = 1
     optional = True  # a verified problem stays verified whatever the model does
-    template: ClassVar[str] = PROPOSE_TEMPLATE
+    template: ClassVar[Template | None] = PROPOSE
     requires = ("verdict",)
     produces = ("proposals", "proposal_note", "proposal_model")
 
@@ -74,7 +76,7 @@ class ProposeTests(EngineStep):
         call_based = parsed.fn_name is not None
         examples = [e for e in (_example(t.input, call_based) for t in parsed.tests)
                     if len(e) <= EXAMPLE_CHARS][:3]
-        prompt = render_template(self.template, question=row["question"][
+        prompt = PROPOSE.render(question=row["question"][
             :self.config.question_chars], call_based=call_based, fn_name=parsed.fn_name,
             examples_json=json.dumps({"inputs": examples}, ensure_ascii=False),
             count=self.config.proposals)

@@ -8,33 +8,23 @@ Accounting: `verification` is the primary table (see schemas/apps.py).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pyarrow as pa
 
 from corpusforge.schemas.apps import APPS_TABLE_SCHEMAS, SCHEMA_VERSION, AppsConfig
-from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.expectations.apps import APPS_EXPECTATIONS
 from corpusforge.tasks.apps import card
 from corpusforge.tasks.apps.augment import CheckProposals, ProposeTests
 from corpusforge.tasks.apps.executor import get_executor
-from corpusforge.tasks.apps.harness import PRELUDE
 from corpusforge.tasks.apps.inputs import read_problems
 from corpusforge.tasks.apps.steps import BuildCurriculum, ExecuteSolutions, Verify
 from corpusforge.tasks.apps.tables import project_rows
-from corpusforge.tasks.apps.templates import template_versions
 from corpusforge.tasks.recipe import InputBatch, Recipe
 from corpusforge.tasks.steps import Row, Step
 
 
-def _config(config: CorpusConfig) -> AppsConfig:
-    if not isinstance(config, AppsConfig):
-        raise TypeError(f"expected an AppsConfig, got {type(config).__name__}")
-    return config
-
-
-class AppsRecipe(Recipe):
+class AppsRecipe(Recipe[AppsConfig]):
     name = "apps"
     config_model = AppsConfig
     schema_version = SCHEMA_VERSION
@@ -51,30 +41,25 @@ class AppsRecipe(Recipe):
     license = "mit"
     tags = ("code", "code-generation", "unit-tests", "reinforcement-learning", "apps")
 
-    def read_inputs(self, config: CorpusConfig) -> InputBatch:
-        return read_problems(_config(config))
+    def read_inputs(self, config: AppsConfig) -> InputBatch:
+        return read_problems(config)
 
-    def steps(self, config: CorpusConfig) -> list[Step]:
-        c = _config(config)
+    def steps(self, config: AppsConfig) -> list[Step]:
+        c = config
         steps: list[Step] = [ExecuteSolutions(c.sandbox, c.verify), Verify(c.verify)]
         if c.augment.enabled:
             steps += [ProposeTests(c.augment), CheckProposals(c.sandbox, c.verify, c.augment)]
         steps.append(BuildCurriculum(c.curriculum.stages))
         return steps
 
-    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+    def project(self, rows: list[Row], config: AppsConfig) -> dict[str, list[dict[str, Any]]]:
         return project_rows(rows)
 
-    def template_versions(self) -> dict[str, str]:
-        # The prelude decides verdicts as much as a prompt decides text: it is versioned too.
-        return {**template_versions(),
-                "prelude": hashlib.sha256(PRELUDE.encode()).hexdigest()[:16]}
-
-    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+    def card_section(self, counts: dict[str, Any], config: AppsConfig,
                      tables: dict[str, pa.Table]) -> str:
-        return card.card_markdown(counts, tables, _isolation(_config(config)))
+        return card.card_markdown(counts, tables, _isolation(config))
 
-    def extra_files(self, tables: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
+    def extra_files(self, tables: dict[str, pa.Table], config: AppsConfig) -> dict[str, bytes]:
         return {card.CHART_PATH: card.chart_svg(tables["verification"])}
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from corpusforge.schemas.apps import SandboxConfig, VerifyConfig
 from corpusforge.tasks.apps.curriculum import curriculum
 from corpusforge.tasks.apps.executor import get_executor
-from corpusforge.tasks.apps.harness import Execution, TestCase
+from corpusforge.tasks.apps.harness import PRELUDE, Execution, TestCase
 from corpusforge.tasks.apps.problem import parse_problem
 from corpusforge.tasks.apps.verify import SEVERAL_ANSWERS, verify
 from corpusforge.tasks.steps import MapStep, Row
@@ -77,6 +77,11 @@ class ExecuteSolutions(MapStep):
 
     def __init__(self, sandbox: SandboxConfig, verify_config: VerifyConfig) -> None:
         self.sandbox, self.verify = sandbox, verify_config
+
+    def identity(self) -> dict[str, Any]:
+        # The prelude decides verdicts as much as a prompt decides text: it is versioned too.
+        return {**super().identity(),
+                "prelude": hashlib.sha256(PRELUDE.encode()).hexdigest()[:16]}
 
     def apply(self, row: Row) -> Row:
         parsed = parse_problem(row, self.verify.max_tests)

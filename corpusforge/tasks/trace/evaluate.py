@@ -42,7 +42,7 @@ class AnswerEval(Respond):
     """Answer with the item's own messages (system + user), exactly as released."""
 
     name = "trace_eval.answer"
-    template = ""  # no template: the messages come from the evaluation file
+    template = None  # no template: the messages come from the evaluation file
     output = "response"
     requires = ("messages",)
     produces = ("response", "response_truncated", "response_model")

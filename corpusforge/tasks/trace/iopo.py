@@ -25,9 +25,16 @@ from corpusforge.schemas.engine_io import (
 from corpusforge.schemas.trace import EditOperation, IopoConfig
 from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row
 from corpusforge.tasks.trace import parsing
-from corpusforge.tasks.trace.steps import Judge, Respond, fully_compliant, only_text, structure
-from corpusforge.tasks.trace.templates import render_template
+from corpusforge.tasks.trace.steps import (
+    PROMPTS,
+    Judge,
+    Respond,
+    fully_compliant,
+    only_text,
+    structure,
+)
 
+EDIT = PROMPTS["iopo_edit.j2"]
 X2_FIELDS = ("x2_constraint_items", "x2_constraints", "x2_constraint_types",
              "x2_constraint_dimensions", "x2_constraints_num", "x2_user_message")
 
@@ -52,7 +59,7 @@ def apply_edits(items: Sequence[dict[str, str]],
 class IopoEdit(EngineStep):
     name = "trace.iopo_edit"
     optional = True
-    template = "iopo_edit.j2"
+    template = EDIT
     requires = ("constraint_items", "user_message", "y1", "sft_accepted")
     produces = ("edit_operations", *X2_FIELDS)
 
@@ -63,8 +70,8 @@ class IopoEdit(EngineStep):
         return bool(row.get("sft_accepted"))
 
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
-        prompt = render_template(
-            self.template, message=row["user_message"], response=row["y1"],
+        prompt = EDIT.render(
+            message=row["user_message"], response=row["y1"],
             operations=list(self.config.operations), dimension_names=list(parsing.ALL_NAMES),
             max_operations=self.config.max_operations)
         schema = parsing.edit_schema(self.config.operations, self.config.max_operations,

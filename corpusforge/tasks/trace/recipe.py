@@ -30,7 +30,7 @@ from corpusforge.schemas.trace import (
 )
 from corpusforge.tasks.inputs import read_jsonl
 from corpusforge.tasks.recipe import InputBatch, Recipe
-from corpusforge.tasks.steps import Row, Step
+from corpusforge.tasks.steps import Row, Step, template_versions
 from corpusforge.tasks.trace import evaluate, tables
 from corpusforge.tasks.trace.iopo import iopo_steps
 from corpusforge.tasks.trace.seeds import load_seeds
@@ -42,18 +42,10 @@ from corpusforge.tasks.trace.steps import (
     QualityControl,
     Respond,
     Structure,
-    template_names,
 )
-from corpusforge.tasks.trace.templates import template_versions
 
 
-def _check(config: CorpusConfig, model: type[CorpusConfig]) -> Any:
-    if not isinstance(config, model):
-        raise TypeError(f"expected a {model.__name__}, got {type(config).__name__}")
-    return config
-
-
-class TraceRecipe(Recipe):
+class TraceRecipe(Recipe[TraceConfig]):
     name = "trace"
     config_model = TraceConfig
     schema_version = SCHEMA_VERSION
@@ -67,13 +59,12 @@ class TraceRecipe(Recipe):
     languages = ("zh", "en")
     tags = ("instruction-following", "complex-instructions", "sft", "preference", "dpo")
 
-    def read_inputs(self, config: CorpusConfig) -> InputBatch:
-        c: TraceConfig = _check(config, TraceConfig)
-        return load_seeds(c.seeds_path, on_bad_rows=c.on_bad_rows, limit=c.limit)
+    def read_inputs(self, config: TraceConfig) -> InputBatch:
+        return load_seeds(config.seeds_path, on_bad_rows=config.on_bad_rows,
+                          limit=config.limit)
 
-    def steps(self, config: CorpusConfig) -> list[Step]:
-        c: TraceConfig = _check(config, TraceConfig)
-        s = c.sampling
+    def steps(self, config: TraceConfig) -> list[Step]:
+        c, s = config, config.sampling
         steps: list[Step] = [
             PlanConstraints(c.constraint_count, c.dimension_weights, c.seed),
             Expand(s.expand), Structure(), QualityControl(s.qc), Respond(s.respond),
@@ -83,9 +74,8 @@ class TraceRecipe(Recipe):
             steps += iopo_steps(c.iopo, s.iopo_edit, s.respond, s.judge)
         return steps
 
-    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
-        c: TraceConfig = _check(config, TraceConfig)
-        versions = self.template_versions()
+    def project(self, rows: list[Row], config: TraceConfig) -> dict[str, list[dict[str, Any]]]:
+        c, versions = config, template_versions(self.steps(config))
         out: dict[str, list[dict[str, Any]]] = {name: [] for name in self.table_schemas}
         for row in rows:
             out["instructions"].append(tables.instruction_record(row, versions, c.iopo.enabled))
@@ -98,15 +88,12 @@ class TraceRecipe(Recipe):
                 out["iopo_dpo"].extend(dpo)
         return out
 
-    def template_versions(self) -> dict[str, str]:
-        return template_versions(template_names())
-
-    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+    def card_section(self, counts: dict[str, Any], config: TraceConfig,
                      tables: dict[str, pa.Table]) -> str:
         return card_markdown(counts)
 
 
-class TraceEvalRecipe(Recipe):
+class TraceEvalRecipe(Recipe[TraceEvalConfig]):
     name = "trace_eval"
     config_model = TraceEvalConfig
     schema_version = SCHEMA_VERSION
@@ -119,23 +106,19 @@ class TraceEvalRecipe(Recipe):
     languages = ("zh",)
     tags = ("instruction-following", "evaluation")
 
-    def read_inputs(self, config: CorpusConfig) -> InputBatch:
-        c: TraceEvalConfig = _check(config, TraceEvalConfig)
-        batch = read_jsonl(c.resolved_eval_path(), TraceEvalItem, id_field="id",
-                           on_bad_rows=c.on_bad_rows, limit=c.limit)
+    def read_inputs(self, config: TraceEvalConfig) -> InputBatch:
+        batch = read_jsonl(config.resolved_eval_path(), TraceEvalItem, id_field="id",
+                           on_bad_rows=config.on_bad_rows, limit=config.limit)
         batch.rows = [evaluate.eval_row(r) for r in batch.rows]
         return batch
 
-    def steps(self, config: CorpusConfig) -> list[Step]:
-        c: TraceEvalConfig = _check(config, TraceEvalConfig)
-        return [evaluate.AnswerEval(c.sampling.respond), evaluate.JudgeEval(c.sampling.judge)]
+    def steps(self, config: TraceEvalConfig) -> list[Step]:
+        s = config.sampling
+        return [evaluate.AnswerEval(s.respond), evaluate.JudgeEval(s.judge)]
 
-    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
-        versions = self.template_versions()
+    def project(self, rows: list[Row], config: TraceEvalConfig) -> dict[str, list[dict[str, Any]]]:
+        versions = template_versions(self.steps(config))
         return {"trace_eval": [tables.eval_record(r, versions) for r in rows]}
-
-    def template_versions(self) -> dict[str, str]:
-        return template_versions(("judge.j2",))
 
     summarize = staticmethod(evaluate.summarize)
 

@@ -35,16 +35,17 @@ from corpusforge.schemas.trace import (
     Dimension,
 )
 from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row, RowRejected
+from corpusforge.tasks.templates import PromptTemplates
 from corpusforge.tasks.trace import parsing
 from corpusforge.tasks.trace.render import render
-from corpusforge.tasks.trace.templates import render_template, template_source
 
-SYSTEM_TEMPLATE = "respond.j2"
+PROMPTS = PromptTemplates("corpusforge.tasks.trace")
+SYSTEM_TEMPLATE = PROMPTS["respond.j2"]
 
 
 def system_prompt() -> str:
     """The system message of every response and of the published SFT messages."""
-    return render_template(SYSTEM_TEMPLATE).strip()
+    return SYSTEM_TEMPLATE.render().strip()
 
 
 def only_text(result: GenerateResult) -> str:
@@ -117,7 +118,7 @@ class Expand(EngineStep):
     """Seed + planned dimensions -> one constraint per planned dimension, in plan order."""
 
     name = "trace.expand"
-    template = "expand.j2"
+    template = PROMPTS["expand.j2"]
     requires = ("description", "input", "planned_dimensions")
     produces = ("constraint_items", "generator_model")
 
@@ -126,8 +127,8 @@ class Expand(EngineStep):
 
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
         dims = [DIMENSION_BY_LABEL[label] for label in row["planned_dimensions"]]
-        prompt = render_template(self.template, description=row["description"],
-                                 input=row["input"], dimensions=dims)
+        prompt = self.template.render(description=row["description"], input=row["input"],
+                               dimensions=dims)
         return _user_request(prompt, self.sampling, seed,
                              parsing.expand_schema([d.name for d in dims]))
 
@@ -154,7 +155,7 @@ class QualityControl(EngineStep):
     as 'rejected' with the problems and the judge's reason)."""
 
     name = "trace.qc"
-    template = "qc.j2"
+    template = PROMPTS["qc.j2"]
     judges = True
     requires = ("description", "input", "constraint_items")
     produces = ("qc_verdict", "qc_problems", "qc_reason", "constraint_items", "constraints",
@@ -166,7 +167,7 @@ class QualityControl(EngineStep):
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
         shown = [{"dimension": DIMENSION_BY_LABEL[i["dimension"]].name, "constraint": i["text"]}
                  for i in row["constraint_items"]]
-        prompt = render_template(self.template, description=row["description"],
+        prompt = self.template.render(description=row["description"],
                                  input=row["input"], constraints=shown)
         return _user_request(prompt, self.sampling, seed, parsing.qc_schema())
 
@@ -222,7 +223,7 @@ class Judge(EngineStep):
     name = "trace.judge_y1_x1"
     version = 2
     judges = True
-    template = "judge.j2"
+    template = PROMPTS["judge.j2"]
     constraints_key: ClassVar[str] = "constraints"
     message_key: ClassVar[str] = "user_message"
     response_key: ClassVar[str] = "y1"
@@ -235,7 +236,7 @@ class Judge(EngineStep):
 
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
         constraints = row[self.constraints_key]
-        prompt = render_template(self.template, message=row[self.message_key],
+        prompt = self.template.render(message=row[self.message_key],
                                  response=row[self.response_key], constraints=constraints)
         return _user_request(prompt, self.sampling, seed, parsing.judge_schema(len(constraints)))
 
@@ -267,11 +268,3 @@ class AcceptSft(MapStep):
         else:
             reason = "all constraints 10"
         return {**row, "sft_accepted": reason == "all constraints 10", "sft_reason": reason}
-
-
-def template_names() -> tuple[str, ...]:
-    """Every template this module family uses, each checked to exist."""
-    names = ("expand.j2", "qc.j2", SYSTEM_TEMPLATE, "judge.j2", "iopo_edit.j2")
-    for name in names:
-        template_source(name)
-    return names

@@ -16,10 +16,14 @@ from typing import Any, ClassVar
 from corpusforge.schemas.engine_io import ChatMessage, GenerateRequest, GenerateResult
 from corpusforge.schemas.weibo import SynthesisConfig
 from corpusforge.tasks.steps import EngineStep, ParseError, Row
-from corpusforge.tasks.weibo.templates import SYSTEM_AGENT, SYSTEM_USER, TURN, render_template
+from corpusforge.tasks.templates import PromptTemplates, Template
 
 SAMPLES = 2
 _LABEL = re.compile(r"^(?:[-*•]\s*|回复\s*[:：]\s*)+")
+
+PROMPTS = PromptTemplates("corpusforge.tasks.weibo")
+SYSTEM_AGENT, SYSTEM_USER = PROMPTS["system_agent.j2"], PROMPTS["system_user.j2"]
+TURN = PROMPTS["turn.j2"]
 
 
 def word(keyword: str | None) -> str | None:
@@ -34,7 +38,7 @@ def clean(text: str) -> str:
 
 class LlmTurn(EngineStep):
     role: ClassVar[str]
-    system: ClassVar[str]
+    system: ClassVar[Template]
     version = 1
     optional = True
     template = TURN
@@ -48,13 +52,13 @@ class LlmTurn(EngineStep):
         return row.get("kind") == "llm_turn" and row.get("role") == self.role
 
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
-        messages = [ChatMessage(role="system", content=render_template(self.system))]
+        messages = [ChatMessage(role="system", content=self.system.render())]
         for ex in row["examples"]:
-            messages.append(ChatMessage(role="user", content=render_template(
-                TURN, history=ex["history"], keyword=word(ex["keyword"]))))
+            messages.append(ChatMessage(role="user", content=TURN.render(
+                history=ex["history"], keyword=word(ex["keyword"]))))
             messages.append(ChatMessage(role="assistant", content=ex["response"]))
-        messages.append(ChatMessage(role="user", content=render_template(
-            TURN, history=row["history"], keyword=word(row["keyword"]))))
+        messages.append(ChatMessage(role="user", content=TURN.render(
+            history=row["history"], keyword=word(row["keyword"]))))
         return GenerateRequest(messages=tuple(messages), sampling=self.config.sampling,
                                n=SAMPLES, seed=seed)
 
@@ -70,7 +74,7 @@ class LlmTurn(EngineStep):
                           hit is not None, result.model)
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "samples": SAMPLES}
+        return {**super().identity(), "samples": SAMPLES}
 
     @staticmethod
     def _done(row: Row, text: str, status: str, contains: bool | None, model: str) -> Row:
@@ -82,9 +86,11 @@ class LlmAgentTurn(LlmTurn):
     name = "weibo.llm_agent"
     role = "agent"
     system = SYSTEM_AGENT
+    extra_templates = (SYSTEM_AGENT,)
 
 
 class LlmUserTurn(LlmTurn):
     name = "weibo.llm_user"
     role = "user"
     system = SYSTEM_USER
+    extra_templates = (SYSTEM_USER,)

@@ -19,7 +19,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.expectations.weibo import WEIBO_EXPECTATIONS
 from corpusforge.schemas.weibo import SCHEMA_VERSION, WEIBO_TABLE_SCHEMAS, WeiboConfig
 from corpusforge.tasks.recipe import InputBatch, Recipe
@@ -31,16 +30,9 @@ from corpusforge.tasks.weibo.filter import FilterConversations
 from corpusforge.tasks.weibo.ingest import read_conversations
 from corpusforge.tasks.weibo.llm import LlmAgentTurn, LlmUserTurn
 from corpusforge.tasks.weibo.report import build_report
-from corpusforge.tasks.weibo.templates import template_versions
 
 
-def _check(config: CorpusConfig) -> WeiboConfig:
-    if not isinstance(config, WeiboConfig):
-        raise TypeError(f"expected a WeiboConfig, got {type(config).__name__}")
-    return config
-
-
-class WeiboRecipe(Recipe):
+class WeiboRecipe(Recipe[WeiboConfig]):
     name = "weibo"
     config_model = WeiboConfig
     schema_version = SCHEMA_VERSION
@@ -66,17 +58,17 @@ class WeiboRecipe(Recipe):
         # Shard tasks carry the recipe to Ray workers: not the executor nor the report.
         return {"executor": None, "stage": None}
 
-    def read_inputs(self, config: CorpusConfig) -> InputBatch:
-        return read_conversations(_check(config))
+    def read_inputs(self, config: WeiboConfig) -> InputBatch:
+        return read_conversations(config)
 
-    def prepare(self, batch: InputBatch, config: CorpusConfig) -> InputBatch:
-        rows, self.stage = build_all(batch.rows, _check(config),
+    def prepare(self, batch: InputBatch, config: WeiboConfig) -> InputBatch:
+        rows, self.stage = build_all(batch.rows, config,
                                      self.executor or default_executor())
         return InputBatch(rows=rows, quarantined=batch.quarantined, read=batch.read,
                           sources=batch.sources)
 
-    def steps(self, config: CorpusConfig) -> list[Step]:
-        c = _check(config)
+    def steps(self, config: WeiboConfig) -> list[Step]:
+        c = config
         out: list[Step] = [FilterConversations(c.min_keywords)]
         if c.synthesis.llm_agent:
             out.append(LlmAgentTurn(c.synthesis))
@@ -84,20 +76,17 @@ class WeiboRecipe(Recipe):
             out.append(LlmUserTurn(c.synthesis))
         return out
 
-    def project(self, rows: list[Row], config: CorpusConfig) -> dict[str, list[dict[str, Any]]]:
+    def project(self, rows: list[Row], config: WeiboConfig) -> dict[str, list[dict[str, Any]]]:
         return tables.project_rows(rows)
 
-    def template_versions(self) -> dict[str, str]:
-        return template_versions()
+    def report(self, tables_: dict[str, pa.Table], config: WeiboConfig) -> dict[str, Any]:
+        return build_report(tables_, config, self.stage)
 
-    def report(self, tables_: dict[str, pa.Table], config: CorpusConfig) -> dict[str, Any]:
-        return build_report(tables_, _check(config), self.stage)
-
-    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+    def card_section(self, counts: dict[str, Any], config: WeiboConfig,
                      tables_: dict[str, pa.Table]) -> str:
         return card.report_markdown(self.report(tables_, config))
 
-    def extra_files(self, tables_: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
+    def extra_files(self, tables_: dict[str, pa.Table], config: WeiboConfig) -> dict[str, bytes]:
         report = self.report(tables_, config)
         return {card.REPORT_JSON: (json.dumps(report, indent=2, ensure_ascii=False)
                                    + "\n").encode(),
