@@ -38,7 +38,7 @@ from corpusforge.tasks.engines.registry import build_engine
 from corpusforge.tasks.engines.vllm.models import resolve_model
 from corpusforge.tasks.engines.vllm.server import REPO_ROOT, ServerSpec, vllm_python
 
-FLOWS = {"trace": "corpusforge.flows.trace:trace_flow"}
+FLOWS = {"trace": "corpusforge.flows.corpora:trace_flow"}
 
 
 class PeakMemory:

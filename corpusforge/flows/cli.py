@@ -2,8 +2,9 @@
 
 Flow modules (and with them Prefect and Ray) are imported inside the commands, after the
 environment is configured and a Prefect API is chosen: Prefect reads its settings when it
-is first imported, and `corpusforge --help` should not pay for it. Each corpus's commands
-live in flows/commands/<corpus>.py and are registered from CORPORA below.
+is first imported, and `corpusforge --help` should not pay for it. The corpora come from
+corpusforge/registry.py; each one's `run` (and `eval`) command is generated from its
+registration and recipe (flows/corpus_cli.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from corpusforge.flows.environment import configure_environment
 
 configure_environment()
 
-import importlib  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -20,14 +20,10 @@ from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 
-# corpus -> module with DESCRIPTION and register(run_app, eval_app)
-CORPORA = {
-    "trace": "corpusforge.flows.commands.trace",
-    "apps": "corpusforge.flows.commands.apps",
-    "ada": "corpusforge.flows.commands.ada",
-    "weibo": "corpusforge.flows.commands.weibo",
-}
-_commands = {name: importlib.import_module(module) for name, module in CORPORA.items()}
+from corpusforge.flows.corpus_cli import load_corpus, make_command  # noqa: E402
+from corpusforge.registry import registered  # noqa: E402
+
+_corpora = {name: load_corpus(module) for name, module in registered().items()}
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -40,7 +36,7 @@ signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 app = typer.Typer(
     help=__doc__.splitlines()[0], no_args_is_help=True, add_completion=False,
-    epilog="Corpora: " + "; ".join(f"{n} ({m.DESCRIPTION})" for n, m in _commands.items()))
+    epilog="Corpora: " + "; ".join(f"{n} ({c.description})" for n, c in _corpora.items()))
 run_app = typer.Typer(help="Run a corpus pipeline and publish a dataset version.",
                       no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate an engine with a corpus's benchmark.",
@@ -48,17 +44,19 @@ eval_app = typer.Typer(help="Evaluate an engine with a corpus's benchmark.",
 app.add_typer(run_app, name="run")
 app.add_typer(eval_app, name="eval")
 
-for _module in _commands.values():
-    _module.register(run_app, eval_app)
-    if hasattr(_module, "register_app"):  # a corpus's own command group (e.g. `apps grade`)
-        _module.register_app(app)
+for _name, _corpus in _corpora.items():
+    run_app.command(_name)(make_command(_corpus.run))
+    if _corpus.eval is not None:
+        eval_app.command(_name)(make_command(_corpus.eval))
+    if _corpus.register is not None:  # a corpus's own commands (e.g. `apps grade`)
+        _corpus.register(app, run_app, eval_app)
 
 
 @app.command("list")
 def list_corpora() -> None:
     """The corpora this installation can build."""
-    for name, module in _commands.items():
-        print(f"{name:10s} {module.DESCRIPTION}")
+    for name, corpus in _corpora.items():
+        print(f"{name:10s} {corpus.description}")
 
 
 @app.command("bench")

@@ -9,7 +9,7 @@ Both enter the fingerprint, so a run with another judge is another derivation.""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -20,6 +20,10 @@ DEFAULT_ROLE = "generator"
 
 
 class CorpusConfig(StrictModel):
+    # The engine roles a corpus's steps may name; the CLI offers --<role>-engine, -model
+    # and -base-url for each one besides the default, and `engines` takes no other.
+    engine_roles: ClassVar[tuple[str, ...]] = (DEFAULT_ROLE,)
+
     corpus: str
     engine: EngineConfig = Field(default_factory=LlamaCppEngineConfig)
     # Further roles, by name; a role not named here is served by `engine`.
@@ -37,10 +41,14 @@ class CorpusConfig(StrictModel):
 
     @field_validator("engines")
     @classmethod
-    def _no_default_role(cls, engines: dict[str, Any]) -> dict[str, Any]:
+    def _known_roles(cls, engines: dict[str, Any]) -> dict[str, Any]:
         if DEFAULT_ROLE in engines:
             raise ValueError(f"the {DEFAULT_ROLE!r} role is the `engine` block; "
                              f"`engines` holds the other roles")
+        unknown = sorted(set(engines) - set(cls.engine_roles))
+        if unknown:
+            raise ValueError(f"no engine role {unknown} in this corpus (roles: "
+                             f"{', '.join(cls.engine_roles)})")
         return engines
 
     def engine_for(self, role: str) -> EngineConfig:

@@ -9,15 +9,18 @@ outside it (the released evaluation set has two).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from corpusforge.schemas.base import StrictModel
-from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.schemas.corpus import DEFAULT_ROLE, CorpusConfig
 from corpusforge.schemas.engine_io import ChatMessage, SamplingParams
 
+# The role of the steps that judge (quality control, response scoring): the paper judges
+# with a separate, stronger model; unset, the generator judges itself (the card says so).
+JUDGE_ROLE = "judge"
 SCHEMA_VERSION = 1
 MAX_CONSTRAINTS = 15  # the paper's range is 1-15 constraints per instruction
 EditOp = Literal["add", "delete", "revise"]
@@ -120,6 +123,7 @@ class IopoConfig(StrictModel):
 
 
 class TraceConfig(CorpusConfig):
+    engine_roles: ClassVar[tuple[str, ...]] = (DEFAULT_ROLE, JUDGE_ROLE)
     corpus: Literal["trace"] = "trace"
     seeds_path: str | None = None  # a JSONL of seeds; None = the shipped seed set
     constraint_count: ConstraintCount = ConstraintCount()
@@ -153,6 +157,8 @@ class TraceEvalConfig(CorpusConfig):
     """The benchmark: answer every item of an evaluation file, judge it. A relative
     `eval_path` is resolved against `data_root` (default: the working directory), so the
     same config runs from a checkout or a deployment without absolute paths."""
+
+    engine_roles: ClassVar[tuple[str, ...]] = (DEFAULT_ROLE, JUDGE_ROLE)
 
     corpus: Literal["trace_eval"] = "trace_eval"
     eval_path: str = "../shared/fixtures/trace/trace_eval.jsonl"

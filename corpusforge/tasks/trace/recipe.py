@@ -18,9 +18,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.schemas.corpus import DEFAULT_ROLE
 from corpusforge.schemas.expectations.trace import TRACE_EVAL_EXPECTATIONS, TRACE_EXPECTATIONS
 from corpusforge.schemas.trace import (
+    JUDGE_ROLE,
     SCHEMA_VERSION,
     TRACE_EVAL_TABLE_SCHEMAS,
     TRACE_TABLE_SCHEMAS,
@@ -116,27 +117,41 @@ class TraceEvalRecipe(Recipe[TraceEvalConfig]):
         s = config.sampling
         return [evaluate.AnswerEval(s.respond), evaluate.JudgeEval(s.judge)]
 
-    def project(self, rows: list[Row], config: TraceEvalConfig) -> dict[str, list[dict[str, Any]]]:
+    def project(self, rows: list[Row],
+                config: TraceEvalConfig) -> dict[str, list[dict[str, Any]]]:
         versions = template_versions(self.steps(config))
         return {"trace_eval": [tables.eval_record(r, versions) for r in rows]}
 
     summarize = staticmethod(evaluate.summarize)
 
     def evaluation_summary(self, tables: dict[str, pa.Table],
-                           config: CorpusConfig) -> dict[str, Any]:
-        """Scores over every input item: one without a verdict counts as a failure."""
-        return evaluate.summarize(tables[self.primary_table], self.read_inputs(config).rows)
+                           config: TraceEvalConfig) -> dict[str, Any]:
+        """Scores over every input item (one without a verdict counts as a failure), and
+        the models that answered and judged: labels are self-judged when they are one."""
+        table = tables[self.primary_table]
+        summary: dict[str, Any] = evaluate.summarize(table, self.read_inputs(config).rows)
+        models = {}
+        for role, column in (("answer", "response_model"), ("judge", "judge_model")):
+            engine = config.engine_for(JUDGE_ROLE if role == "judge" else DEFAULT_ROLE)
+            models[role] = {"engine": engine.kind, "model": engine.model,
+                            "reported": sorted(set(table.column(column).to_pylist()))}
+        reported = [set(m["reported"]) for m in models.values()]
+        summary["models"] = models
+        summary["self_judged"] = (bool(reported[0] & reported[1]) if all(reported)
+                                  else config.engine_for(JUDGE_ROLE) == config.engine)
+        return summary
 
-    def card_section(self, counts: dict[str, Any], config: CorpusConfig,
+    def card_section(self, counts: dict[str, Any], config: TraceEvalConfig,
                      tables: dict[str, pa.Table]) -> str:
         return "\n".join([
             "## TRACE evaluation", "",
-            "Every item answered by the configured engine and judged per constraint (0-10); "
-            "an item counts as passed only with every constraint at 10. Items without a "
-            "verdict count as failures.", "",
+            "Every item answered by the configured engine and judged per constraint (0-10) "
+            "by the judge role's engine; an item counts as passed only with every "
+            "constraint at 10. Items without a verdict count as failures.", "",
             evaluate.summary_markdown(self.evaluation_summary(tables, config))])
 
-    def extra_files(self, tables: dict[str, pa.Table], config: CorpusConfig) -> dict[str, bytes]:
+    def extra_files(self, tables: dict[str, pa.Table],
+                    config: TraceEvalConfig) -> dict[str, bytes]:
         summary = self.evaluation_summary(tables, config)
         return {"summary.json": json.dumps(summary, indent=2).encode()}
 

@@ -30,6 +30,7 @@ from corpusforge.schemas.engine_io import (
 )
 from corpusforge.schemas.trace import (
     DIMENSION_BY_LABEL,
+    JUDGE_ROLE,
     TAXONOMY,
     ConstraintCount,
     Dimension,
@@ -157,6 +158,7 @@ class QualityControl(EngineStep):
     name = "trace.qc"
     template = PROMPTS["qc.j2"]
     judges = True
+    engine_role = JUDGE_ROLE
     requires = ("description", "input", "constraint_items")
     produces = ("qc_verdict", "qc_problems", "qc_reason", "constraint_items", "constraints",
                 "constraint_types", "constraint_dimensions", "constraints_num", "user_message")
@@ -223,6 +225,7 @@ class Judge(EngineStep):
     name = "trace.judge_y1_x1"
     version = 2
     judges = True
+    engine_role = JUDGE_ROLE
     template = PROMPTS["judge.j2"]
     constraints_key: ClassVar[str] = "constraints"
     message_key: ClassVar[str] = "user_message"

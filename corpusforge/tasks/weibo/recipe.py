@@ -15,6 +15,7 @@ the card; they are not in any row, because rows must not change between reruns.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -30,6 +31,8 @@ from corpusforge.tasks.weibo.filter import FilterConversations
 from corpusforge.tasks.weibo.ingest import read_conversations
 from corpusforge.tasks.weibo.llm import LlmAgentTurn, LlmUserTurn
 from corpusforge.tasks.weibo.report import build_report
+
+SEGMENT_CACHE = "weibo-segments"
 
 
 class WeiboRecipe(Recipe[WeiboConfig]):
@@ -57,6 +60,15 @@ class WeiboRecipe(Recipe[WeiboConfig]):
     def __getstate__(self) -> dict[str, Any]:
         # Shard tasks carry the recipe to Ray workers: not the executor nor the report.
         return {"executor": None, "stage": None}
+
+    def for_output(self, config: WeiboConfig, state_dir: Path) -> WeiboConfig:
+        """Segmented chunks are cached under the output unless the config names another
+        place, so a rerun does not tag again."""
+        if config.segmentation.cache_dir is not None:
+            return config
+        cache = str(state_dir / "cache" / SEGMENT_CACHE)
+        return config.model_copy(update={
+            "segmentation": config.segmentation.model_copy(update={"cache_dir": cache})})
 
     def read_inputs(self, config: WeiboConfig) -> InputBatch:
         return read_conversations(config)
