@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from corpusforge.schemas.engine_io import (
@@ -49,6 +50,7 @@ def test_model_id_names_the_profile_and_the_weights(smollm2: LlamaCppEngine) -> 
     assert re.fullmatch(r"llamacpp:smollm2@[0-9a-f]{16}", smollm2.model_id)
     caps = smollm2.capabilities()
     assert caps.score and caps.represent and caps.max_concurrency == 1
+    assert caps.represent_poolings == ("last", "mean")
 
 
 def test_same_request_and_seed_give_the_same_text_whatever_ran_before(
@@ -175,6 +177,29 @@ def test_score_of_a_two_part_continuation_follows_the_chain_rule(
     assert whole.logprobs[0] == pytest.approx(head.logprobs[0] + tail.logprobs[0], abs=1e-3)
 
 
+def test_per_token_logprobs_are_the_summed_scores_parts_in_order(
+        smollm2: LlamaCppEngine) -> None:
+    prompt = "The capital of France is"
+    request = ScoreRequest(prompt=prompt, continuations=(" Paris, France", " banana"))
+    plain = smollm2.score(request)
+    detailed = smollm2.score(request.model_copy(update={"per_token": True}))
+    assert plain.token_logprobs is None
+    assert detailed.logprobs == plain.logprobs and detailed.token_counts == plain.token_counts
+    assert detailed.token_logprobs is not None
+    assert tuple(len(v) for v in detailed.token_logprobs) == detailed.token_counts
+    for values, total in zip(detailed.token_logprobs, detailed.logprobs, strict=True):
+        assert sum(values) == pytest.approx(total, abs=1e-9)
+        assert all(v < 0 for v in values)
+    # in order: " Paris, France" is " Paris" then ", France" (the chain rule, token by token)
+    head = smollm2.score(ScoreRequest(prompt=prompt, continuations=(" Paris",),
+                                      per_token=True))
+    tail = smollm2.score(ScoreRequest(prompt=prompt + " Paris", continuations=(", France",),
+                                      per_token=True))
+    assert head.token_logprobs is not None and tail.token_logprobs is not None
+    assert detailed.token_logprobs[0] == pytest.approx(
+        head.token_logprobs[0] + tail.token_logprobs[0], abs=1e-3)
+
+
 def test_represent_is_a_deterministic_hidden_state(smollm2: LlamaCppEngine) -> None:
     first = smollm2.represent(RepresentRequest(prompt="A quiet harbour at dawn."))
     smollm2.generate(_ask("Say hello.", max_tokens=4))
@@ -186,14 +211,62 @@ def test_represent_is_a_deterministic_hidden_state(smollm2: LlamaCppEngine) -> N
     assert any(abs(v) > 1e-3 for v in first.vector) and first.usage.prompt_tokens > 3
 
 
+def test_mean_pooling_is_the_mean_of_the_per_token_states(smollm2: LlamaCppEngine) -> None:
+    """Cross-checked against llama.cpp's per-token states (pooling NONE) from a context of
+    the test's own: their mean is the "mean" vector and their last row the "last" one."""
+    import llama_cpp
+
+    prompt = "A quiet harbour at dawn, gulls over the water."
+    last = smollm2.represent(RepresentRequest(prompt=prompt))
+    mean = smollm2.represent(RepresentRequest(prompt=prompt, pooling="mean"))
+    assert len(mean.vector) == SMOLLM2_N_EMBD and mean.usage == last.usage
+    assert smollm2.represent(RepresentRequest(prompt=prompt, pooling="mean")) == mean
+    assert max(abs(a - b) for a, b in zip(mean.vector, last.vector, strict=True)) > 1.0
+    per_token = llama_cpp.Llama(model_path=str(smollm2.path), n_ctx=SMOLLM2.n_ctx,
+                                n_threads=2, n_threads_batch=2, seed=0, verbose=False,
+                                embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_NONE,
+                                n_batch=SMOLLM2.n_ctx, n_ubatch=SMOLLM2.n_ctx)
+    try:
+        states = np.asarray(per_token.embed(prompt, truncate=False), dtype=np.float64)
+    finally:
+        per_token.close()
+    assert states.shape == (last.usage.prompt_tokens, SMOLLM2_N_EMBD)
+    np.testing.assert_allclose(mean.vector, states.mean(axis=0), atol=1e-4)
+    np.testing.assert_allclose(last.vector, states[-1], atol=1e-4)
+
+
+def test_close_closes_every_context_it_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import llama_cpp
+
+    engine = LlamaCppEngine(SMOLLM2)
+    for pooling in ("last", "mean"):
+        engine.represent(RepresentRequest(prompt="Two poolings, two contexts.",
+                                          pooling=pooling))
+    contexts = [engine._generator, *engine._embedders.values()]
+    assert len({id(c) for c in contexts}) == 3
+    closed: list[int] = []
+    real_close = llama_cpp.Llama.close
+
+    def spy(self: llama_cpp.Llama) -> None:
+        closed.append(id(self))
+        real_close(self)
+
+    monkeypatch.setattr(llama_cpp.Llama, "close", spy)
+    engine.close()
+    assert {id(c) for c in contexts} <= set(closed)
+    with pytest.raises(FatalEngineError, match="closed"):
+        engine.represent(RepresentRequest(prompt="x", pooling="mean"))
+
+
 def test_a_prompt_longer_than_the_context_is_row_too_long(smollm2: LlamaCppEngine) -> None:
     long_text = "word " * 2000
     with pytest.raises(RowTooLongError):
         smollm2.generate(_ask(long_text, max_tokens=4))
     with pytest.raises(RowTooLongError):
         smollm2.score(ScoreRequest(prompt=long_text, continuations=(" end",)))
-    with pytest.raises(RowTooLongError):
-        smollm2.represent(RepresentRequest(prompt=long_text))
+    for pooling in ("last", "mean"):
+        with pytest.raises(RowTooLongError):
+            smollm2.represent(RepresentRequest(prompt=long_text, pooling=pooling))
     assert smollm2.generate(_ask("Say hi.", max_tokens=3)).texts  # still usable
 
 

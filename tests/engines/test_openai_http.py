@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from corpusforge.schemas.engine_io import (
     SamplingParams,
     ScoreRequest,
 )
+from corpusforge.storage.cache import ResponseCache
+from corpusforge.tasks.engines.cached import CachedEngine
 from corpusforge.tasks.engines.errors import (
     EngineError,
     FatalEngineError,
@@ -217,7 +220,44 @@ def test_score_sums_the_continuation_tokens_by_offset(http_server: ScriptedServe
     assert body["echo"] is True and body["logprobs"] == 1 and body["max_tokens"] == 1
     assert body["prompt"] == "The capital is Paris"
     assert engine.capabilities().score is True
+    assert result.token_logprobs is None  # not asked for
     assert len(http_server.requests) == 3  # probed once
+
+
+PARIS = (200, _echo_reply(["The", " capital", " is", " Par", "is", "."],
+                          [None, -1.0, -2.0, -0.5, -0.25, -9.0]), {})
+BANANA = (200, _echo_reply(["The", " capital", " is", " ban", "ana", "!", "?"],
+                           [None, -1.0, -2.0, -7.0, -3.0, -0.125, -5.0]), {})
+PER_TOKEN = ScoreRequest(prompt="The capital is", continuations=(" Paris", " banana!"),
+                         per_token=True)
+
+
+def test_per_token_returns_each_continuation_tokens_logprob_in_order(
+        http_server: ScriptedServer) -> None:
+    http_server.script(PROBE_OK, PARIS, BANANA)
+    result = _engine(http_server).score(PER_TOKEN)
+    assert result.token_logprobs == ((-0.5, -0.25), (-7.0, -3.0, -0.125))
+    assert result.logprobs == (-0.75, -10.125) and result.token_counts == (2, 3)
+    assert tuple(sum(v) for v in result.token_logprobs) == result.logprobs
+    assert [body["prompt"] for _, body, _ in http_server.requests[1:]] == [
+        "The capital is Paris", "The capital is banana!"]
+
+
+def test_a_per_token_request_and_a_plain_one_do_not_share_a_cache_entry(
+        http_server: ScriptedServer, tmp_path: Path) -> None:
+    http_server.script(PROBE_OK, PARIS, BANANA, PARIS, BANANA)
+    engine = CachedEngine(_engine(http_server), ResponseCache(tmp_path))
+    plain = PER_TOKEN.model_copy(update={"per_token": False})
+    assert engine.key("score", plain) != engine.key("score", PER_TOKEN)
+    assert engine.score(plain).token_logprobs is None
+    assert engine.score(plain).cached
+    detailed = engine.score(PER_TOKEN)  # not the plain answer from the cache
+    assert not detailed.cached and detailed.token_logprobs == ((-0.5, -0.25),
+                                                               (-7.0, -3.0, -0.125))
+    again = engine.score(PER_TOKEN)
+    assert again.cached and again.token_logprobs == detailed.token_logprobs
+    assert len(http_server.requests) == 1 + 2 + 2  # probe, then each request computed once
+    assert engine.stats()["hits"] == 2 and engine.stats()["misses"] == 2
 
 
 def test_a_token_straddling_the_boundary_counts_for_the_continuation(
@@ -242,9 +282,11 @@ def test_servers_without_usable_echo_logprobs_cannot_score(
     with pytest.raises(UnsupportedOperation, match="cannot score"):
         engine.score(ScoreRequest(prompt="a", continuations=(" b",)))
     assert len(http_server.requests) == 1  # the verdict is remembered
-    with pytest.raises(UnsupportedOperation):
-        engine.represent(RepresentRequest(prompt="a"))
-    assert engine.capabilities().represent is False
+    for pooling in ("last", "mean"):
+        with pytest.raises(UnsupportedOperation):
+            engine.represent(RepresentRequest(prompt="a", pooling=pooling))
+    caps = engine.capabilities()
+    assert caps.represent is False and caps.represent_poolings == ()
 
 
 def test_a_transient_probe_failure_is_not_remembered(http_server: ScriptedServer) -> None:
@@ -255,3 +297,4 @@ def test_a_transient_probe_failure_is_not_remembered(http_server: ScriptedServer
     http_server.script(PROBE_OK)
     caps = engine.capabilities()
     assert caps.score is True and caps.max_concurrency == 3
+    assert caps.represent is False and caps.represent_poolings == ()

@@ -107,12 +107,15 @@ def test_score_through_echo_logprobs_matches_the_embedded_engine(
         tmp_path: Path) -> None:
     # Gemma adds a BOS token, so the server's echo logprobs are aligned.
     request = ScoreRequest(prompt="The capital of France is",
-                           continuations=(" Paris", " banana"))
+                           continuations=(" Paris", " banana", " Paris, France"),
+                           per_token=True)
     with llama_server("gemma3-270m", tmp_path) as url:
         remote_engine = OpenAIEngine(OpenAIEngineConfig(model="gemma3-270m", base_url=url))
         try:
-            assert remote_engine.capabilities().score
+            caps = remote_engine.capabilities()
+            assert caps.score and not caps.represent and caps.represent_poolings == ()
             remote = remote_engine.score(request)
+            plain = remote_engine.score(request.model_copy(update={"per_token": False}))
         finally:
             remote_engine.close()
     local_engine = LlamaCppEngine(LlamaCppEngineConfig(model="gemma3-270m", n_ctx=512,
@@ -123,4 +126,11 @@ def test_score_through_echo_logprobs_matches_the_embedded_engine(
         local_engine.close()
     assert remote.logprobs[0] > remote.logprobs[1] + 2.0
     assert remote.token_counts == local.token_counts
+    assert remote.token_counts[2] > 1  # several tokens: the per-token order matters
     assert remote.logprobs == pytest.approx(local.logprobs, abs=1e-3)
+    assert plain.token_logprobs is None and plain.logprobs == remote.logprobs
+    assert remote.token_logprobs is not None and local.token_logprobs is not None
+    for ours, theirs, total, count in zip(remote.token_logprobs, local.token_logprobs,
+                                          remote.logprobs, remote.token_counts, strict=True):
+        assert len(ours) == count and sum(ours) == pytest.approx(total, abs=1e-9)
+        assert ours == pytest.approx(theirs, abs=1e-3)

@@ -18,12 +18,17 @@ import pytest
 from corpusforge.schemas.engine_io import (
     ChatMessage,
     GenerateRequest,
+    RepresentRequest,
     ScoreRequest,
     VLLMEngineConfig,
 )
 from corpusforge.schemas.fingerprint import strip_excluded
-from corpusforge.tasks.engines.errors import FatalEngineError, TransientEngineError
-from corpusforge.tasks.engines.vllm.engine import VLLMEngine, continuation_logprob
+from corpusforge.tasks.engines.errors import (
+    FatalEngineError,
+    TransientEngineError,
+    UnsupportedOperation,
+)
+from corpusforge.tasks.engines.vllm.engine import VLLMEngine, continuation_logprobs
 from corpusforge.tasks.engines.vllm.memory import (
     RUNTIME_BYTES,
     CPUMemoryPlan,
@@ -277,9 +282,9 @@ def test_operational_fields_stay_out_of_the_fingerprint() -> None:
 def test_continuation_starts_where_tokens_stop_being_shared() -> None:
     prompt = [(10, -1.0), (11, -2.0)]                      # positions 1..2 of the prompt
     clean = [(10, -1.0), (11, -2.0), (12, -0.5), (13, -0.25)]
-    assert continuation_logprob(prompt, clean) == (-0.75, 2)
+    assert continuation_logprobs(prompt, clean) == [-0.5, -0.25]
     merged = [(10, -1.0), (99, -3.0), (13, -0.25)]         # last prompt token merged
-    assert continuation_logprob(prompt, merged) == (-3.25, 2)
+    assert continuation_logprobs(prompt, merged) == [-3.0, -0.25]
 
 
 class ScriptedPool:
@@ -347,19 +352,52 @@ def test_live_but_failing_replica_gets_bounded_retries(model_dir: Path) -> None:
     assert pool.checked == [0, 0]  # first try + max_retries=1
 
 
-def test_score_reads_prompt_logprobs(http_server: ScriptedServer, model_dir: Path) -> None:
-    def position(token: int, logprob: float) -> dict[str, Any]:
-        return {str(token): {"logprob": logprob, "rank": 1, "decoded_token": "x"}}
+def _position(token: int, logprob: float) -> dict[str, Any]:
+    return {str(token): {"logprob": logprob, "rank": 1, "decoded_token": "x"}}
 
-    http_server.script((200, {"choices": [
-        {"index": 1, "prompt_logprobs": [None, position(5, -1.0), position(6, -0.5),
-                                         position(7, -0.25)]},
-        {"index": 0, "prompt_logprobs": [None, position(5, -1.0)]},
-        {"index": 2, "prompt_logprobs": [None, position(9, -4.0)]},
-    ]}, {}))
+
+# prompt "p" (tokens 4 5), continuations "ab" (tokens 6 7) and "c" (5 merged into 9)
+PROMPT_LOGPROBS = (200, {"choices": [
+    {"index": 1, "prompt_logprobs": [None, _position(5, -1.0), _position(6, -0.5),
+                                     _position(7, -0.25)]},
+    {"index": 0, "prompt_logprobs": [None, _position(5, -1.0)]},
+    {"index": 2, "prompt_logprobs": [None, _position(9, -4.0)]},
+]}, {})
+
+
+def test_score_reads_prompt_logprobs(http_server: ScriptedServer, model_dir: Path) -> None:
+    http_server.script(PROMPT_LOGPROBS)
     engine = engine_on(ScriptedPool([http_server.url]), model_dir)
     result = engine.score(ScoreRequest(prompt="p", continuations=("ab", "c")))
     assert result.logprobs == (-0.75, -4.0) and result.token_counts == (2, 1)
+    assert result.token_logprobs is None  # not asked for
     path, body, _ = http_server.requests[0]
     assert path == "/v1/completions" and body["prompt"] == ["p", "pab", "pc"]
     assert body["prompt_logprobs"] == 0
+
+
+def test_per_token_score_returns_each_continuation_tokens_logprob(
+        http_server: ScriptedServer, model_dir: Path) -> None:
+    http_server.script(PROMPT_LOGPROBS)
+    engine = engine_on(ScriptedPool([http_server.url]), model_dir)
+    result = engine.score(ScoreRequest(prompt="p", continuations=("ab", "c"), per_token=True))
+    assert result.token_logprobs == ((-0.5, -0.25), (-4.0,))
+    assert tuple(sum(v) for v in result.token_logprobs) == result.logprobs == (-0.75, -4.0)
+    assert tuple(len(v) for v in result.token_logprobs) == result.token_counts
+    assert http_server.requests[0][1]["prompt_logprobs"] == 0  # the same request to vLLM
+
+
+def test_represent_pools_the_last_token_only(http_server: ScriptedServer,
+                                             model_dir: Path) -> None:
+    http_server.script((200, {"data": [{"data": [0.5, -1.5]}],
+                              "usage": {"prompt_tokens": 4}}, {}))
+    engine = engine_on(ScriptedPool([http_server.url]), model_dir)
+    caps = engine.capabilities()
+    assert caps.represent and caps.represent_poolings == ("last",)
+    with pytest.raises(UnsupportedOperation, match="LAST pooling"):
+        engine.represent(RepresentRequest(prompt="a sentence", pooling="mean"))
+    assert http_server.requests == []  # refused before asking a replica
+    result = engine.represent(RepresentRequest(prompt="a sentence"))
+    assert result.vector == (0.5, -1.5) and result.usage.prompt_tokens == 4
+    path, body, _ = http_server.requests[0]
+    assert path == "/pooling" and body["input"] == "a sentence"

@@ -80,7 +80,8 @@ def test_same_seed_same_text_other_seed_other_text(engine: VLLMEngine) -> None:
 
 def test_score_agrees_with_the_embedded_engine(engine: VLLMEngine, embedded) -> None:
     request = ScoreRequest(prompt="The capital of France is",
-                           continuations=(" Paris.", " a large banana", " London"))
+                           continuations=(" Paris.", " a large banana", " London"),
+                           per_token=True)
     ours, theirs = engine.score(request), embedded.score(request)
     assert ours.token_counts == theirs.token_counts
     # Rounding moves a log-probability in proportion to its size: for " a large banana"
@@ -91,6 +92,15 @@ def test_score_agrees_with_the_embedded_engine(engine: VLLMEngine, embedded) -> 
         assert abs(a - b) <= 0.15 * n + 0.03 * abs(b), (ours.logprobs, theirs.logprobs)
     # and the ranking a corpus relies on
     assert ours.logprobs[0] > ours.logprobs[1]
+    # per token: the same tokens in the same order, each within the same rounding
+    assert ours.token_logprobs is not None and theirs.token_logprobs is not None
+    for values, total, n in zip(ours.token_logprobs, ours.logprobs, ours.token_counts,
+                                strict=True):
+        assert len(values) == n and sum(values) == pytest.approx(total, abs=1e-6)
+    for a_values, b_values in zip(ours.token_logprobs, theirs.token_logprobs, strict=True):
+        for a, b in zip(a_values, b_values, strict=True):
+            assert abs(a - b) <= 0.15 + 0.03 * abs(b), (ours.token_logprobs,
+                                                          theirs.token_logprobs)
 
 
 def test_represent_is_the_embedded_engines_last_token_state(engine: VLLMEngine,

@@ -6,10 +6,11 @@ ran before it; we reset the state before every request, so the same request and 
 the same text in any order — a resumed run reproduces exactly what an uninterrupted run
 would have written. Sample i of n uses seed + i.
 
-Three llama.cpp contexts over the same weights (mmap'd once by the OS), created lazily:
-generation; scoring with logits for every position (`logits_all`); embeddings with
-LAST pooling. One lock serialises them (max_concurrency 1): a context is not thread-safe,
-and on a CPU the calls compete for the same cores anyway.
+Up to four llama.cpp contexts over the same weights (mmap'd once by the OS), created
+lazily: generation; scoring with logits for every position (`logits_all`); embeddings
+with LAST pooling; embeddings with MEAN pooling. One lock serialises them
+(max_concurrency 1): a context is not thread-safe, and on a CPU the calls compete for
+the same cores anyway.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from corpusforge.tasks.engines.scoring import common_prefix
 
 _SEED_MODULUS = 0xFFFFFFFF  # llama.cpp reads seed 0xFFFFFFFF as "random": never pass it
 _SCORE_BATCH = 128  # logits rows per decode when scoring: caps memory for 262k vocabularies
+_POOLINGS = ("last", "mean")  # RepresentRequest.pooling: llama.cpp's LAST and MEAN pooling
 
 
 class LlamaCppEngine:
@@ -56,7 +58,7 @@ class LlamaCppEngine:
         self._grammars: dict[str, Any] = {}
         self._generator: Any = self._load()
         self._scorer: Any = None
-        self._embedder: Any = None
+        self._embedders: dict[str, Any] = {}  # pooling -> embedding context
 
     @property
     def model_id(self) -> str:
@@ -64,7 +66,8 @@ class LlamaCppEngine:
 
     def capabilities(self) -> Capabilities:
         return Capabilities(generate=True, structured_output=True, seed=True, score=True,
-                            represent=True, max_concurrency=1)
+                            represent=True, represent_poolings=_POOLINGS,
+                            max_concurrency=1)
 
     # ------------------------------------------------------------ generate
     def generate(self, request: GenerateRequest) -> GenerateResult:
@@ -134,7 +137,8 @@ class LlamaCppEngine:
 
     # ------------------------------------------------------------ score
     def score(self, request: ScoreRequest) -> ScoreResult:
-        """log P(continuation | prompt), summed over the continuation's tokens.
+        """log P(continuation | prompt), summed over the continuation's tokens (and with
+        `per_token` each token's log-probability, in order).
 
         prompt+continuation is tokenized as one text (as the model would see it); the
         scored tokens are those after the longest common prefix with the prompt's own
@@ -142,7 +146,7 @@ class LlamaCppEngine:
         characters with the continuation's first) it counts towards the continuation.
         """
         logprobs: list[float] = []
-        counts: list[int] = []
+        per_token: list[tuple[float, ...]] = []
         evaluated = 0
         with self._lock:
             self._require_open()
@@ -165,26 +169,24 @@ class LlamaCppEngine:
                 evaluated += len(ids)
                 logits = np.asarray(llm.scores[start - 1:len(ids) - 1], dtype=np.float64)
                 targets = np.asarray(ids[start:], dtype=np.int64)
-                logprobs.append(float(_log_softmax(logits)[np.arange(len(targets)),
-                                                           targets].sum()))
-                counts.append(len(targets))
-        return ScoreResult(logprobs=tuple(logprobs), token_counts=tuple(counts),
+                values = _log_softmax(logits)[np.arange(len(targets)), targets]
+                logprobs.append(float(values.sum()))
+                per_token.append(tuple(float(v) for v in values))
+        return ScoreResult(logprobs=tuple(logprobs),
+                           token_counts=tuple(len(v) for v in per_token),
+                           token_logprobs=tuple(per_token) if request.per_token else None,
                            usage=Usage(prompt_tokens=evaluated), model=self.model_id)
 
     # ------------------------------------------------------------ represent
     def represent(self, request: RepresentRequest) -> RepresentResult:
-        """The prompt's last token's final hidden state: llama.cpp's `t_embd`, i.e. the
-        output of the last transformer block after the model's final RMS norm (the input of
-        the LM head), selected by LAST pooling. Raw, not L2-normalised; length n_embd."""
+        """The prompt's final hidden state: llama.cpp's `t_embd`, i.e. the output of the last
+        transformer block after the model's final RMS norm (the input of the LM head),
+        pooled by llama.cpp itself: "last" takes the last token's, "mean" the mean over all
+        the prompt's tokens (the BOS token too, for models that add one). Raw, not
+        L2-normalised; length n_embd."""
         with self._lock:
             self._require_open()
-            if self._embedder is None:
-                from llama_cpp import LLAMA_POOLING_TYPE_LAST
-
-                self._embedder = self._load(embedding=True, pooling_type=LLAMA_POOLING_TYPE_LAST,
-                                            n_batch=self.config.n_ctx,
-                                            n_ubatch=self.config.n_ctx)
-            llm = self._embedder
+            llm = self._embedder(request.pooling)
             n_tokens = len(llm.tokenize(request.prompt.encode("utf-8")))
             if n_tokens > llm.n_batch:
                 raise RowTooLongError(f"{n_tokens} tokens exceed the context of {llm.n_batch}")
@@ -192,13 +194,27 @@ class LlamaCppEngine:
         return RepresentResult(vector=tuple(float(v) for v in vector),
                                usage=Usage(prompt_tokens=n_tokens), model=self.model_id)
 
+    def _embedder(self, pooling: str) -> Any:
+        """The embedding context for `pooling`, loaded on first use (under the lock). The
+        whole prompt goes in one batch: llama.cpp pools within a batch."""
+        if pooling not in self._embedders:
+            import llama_cpp
+
+            pooling_type = {"last": llama_cpp.LLAMA_POOLING_TYPE_LAST,
+                            "mean": llama_cpp.LLAMA_POOLING_TYPE_MEAN}[pooling]
+            self._embedders[pooling] = self._load(embedding=True, pooling_type=pooling_type,
+                                                  n_batch=self.config.n_ctx,
+                                                  n_ubatch=self.config.n_ctx)
+        return self._embedders[pooling]
+
     # ------------------------------------------------------------ lifecycle
     def close(self) -> None:
         with self._lock:
-            for llm in (self._generator, self._scorer, self._embedder):
+            for llm in (self._generator, self._scorer, *self._embedders.values()):
                 if llm is not None:
                     llm.close()
-            self._generator = self._scorer = self._embedder = None
+            self._generator = self._scorer = None
+            self._embedders.clear()
 
     def _require_open(self) -> None:
         if self._generator is None:

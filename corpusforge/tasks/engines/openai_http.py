@@ -80,7 +80,7 @@ class OpenAIEngine:
 
     def _capabilities(self, *, score: bool) -> Capabilities:
         return Capabilities(generate=True, structured_output=True, seed=True, score=score,
-                            represent=False,
+                            represent=False, represent_poolings=(),
                             max_concurrency=self.config.requests_per_task())
 
     # ------------------------------------------------------------ generate
@@ -130,26 +130,27 @@ class OpenAIEngine:
     def score(self, request: ScoreRequest) -> ScoreResult:
         """Teacher forcing through /completions: echo the prompt+continuation with token
         logprobs, generate one throwaway token, and sum the logprobs of the tokens that
-        overlap the continuation (by character offset)."""
+        overlap the continuation (by character offset); with `per_token` also return those
+        tokens' logprobs, in order."""
         if not request.prompt:
             raise ValueError("score needs a non-empty prompt (the first token has no logprob)")
         self._ensure_score_supported()
-        logprobs: list[float] = []
-        counts: list[int] = []
+        per_token: list[tuple[float, ...]] = []
         usage = Usage()
         for continuation in request.continuations:
             text = request.prompt + continuation
             data = self.post("completions", _echo_body(self.config.model, text))
             try:
-                total, count = _continuation_logprob(data, len(request.prompt), len(text))
+                values = _continuation_logprobs(data, len(request.prompt), len(text))
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 raise UnsupportedOperation(f"{self.config.base_url} returned no usable echo "
                                            f"logprobs: {err}") from err
-            logprobs.append(total)
-            counts.append(count)
+            per_token.append(tuple(values))
             usage = usage + _usage(data)
-        return ScoreResult(logprobs=tuple(logprobs), token_counts=tuple(counts), usage=usage,
-                           model=self.model_id)
+        return ScoreResult(logprobs=tuple(sum(v, 0.0) for v in per_token),
+                           token_counts=tuple(len(v) for v in per_token),
+                           token_logprobs=tuple(per_token) if request.per_token else None,
+                           usage=usage, model=self.model_id)
 
     def _ensure_score_supported(self) -> None:
         with self._probe_lock:
@@ -183,7 +184,7 @@ class OpenAIEngine:
             if "".join(tokens) != choice["text"]:
                 return ("echo logprobs are misaligned (the generated token is missing: "
                         "llama-cpp-python's server does this for models without a BOS token)")
-            _continuation_logprob(data, len(PROBE_TEXT) - 2, len(PROBE_TEXT))
+            _continuation_logprobs(data, len(PROBE_TEXT) - 2, len(PROBE_TEXT))
         except (KeyError, TypeError, ValueError, IndexError) as err:
             return f"no usable echo logprobs ({err!r})"
         return None
@@ -249,8 +250,8 @@ def _echo_body(model: str, text: str) -> dict[str, Any]:
             "echo": True, "logprobs": 1, "seed": 0}
 
 
-def _continuation_logprob(data: dict[str, Any], start: int, end: int) -> tuple[float, int]:
-    """Sum the echoed token logprobs of tokens overlapping characters [start, end).
+def _continuation_logprobs(data: dict[str, Any], start: int, end: int) -> list[float]:
+    """The echoed token logprobs of tokens overlapping characters [start, end), in order.
 
     A token counts when it ends after the prompt and begins before the generated token.
     The first echoed token has no logprob (null) and cannot be part of the continuation.
@@ -260,15 +261,14 @@ def _continuation_logprob(data: dict[str, Any], start: int, end: int) -> tuple[f
     values: list[float | None] = logprobs["token_logprobs"]
     if not offsets:
         raise ValueError("no echoed tokens")
-    total, count = 0.0, 0
+    scored: list[float] = []
     for i, (offset, value) in enumerate(zip(offsets, values, strict=True)):
         token_end = offsets[i + 1] if i + 1 < len(offsets) else end + 1
         if offset >= end or token_end <= start:
             continue
         if value is None:
             raise ValueError("a continuation token has no logprob")
-        total += float(value)
-        count += 1
-    if count == 0 and end > start:
+        scored.append(float(value))
+    if not scored and end > start:
         raise ValueError("no echoed token covers the continuation")
-    return total, count
+    return scored

@@ -4,9 +4,11 @@ generate: /v1/chat/completions with vLLM's guided decoding for a JSON schema, pe
 seeds and n samples (the OpenAI client in openai_http.py does the HTTP and error mapping).
 score: teacher forcing with `prompt_logprobs` on /v1/completions, one request for a
 prompt and all its continuations, tokens counted from where prompt+continuation stops
-sharing the prompt's own tokens (the embedded engine's rule, so both agree).
+sharing the prompt's own tokens (the embedded engine's rule, so both agree); `per_token`
+returns each of those tokens' logprobs as well.
 represent: a pooling server per replica over the same weights (LAST token, no
-normalisation), started the first time a task asks for a vector.
+normalisation), started the first time a task asks for a vector; "mean" pooling is
+refused (UnsupportedOperation).
 
 Failures: a request that cannot reach its replica asks the replica's actor why. A dead
 server takes its replica out of rotation and the request goes to another one at once;
@@ -40,6 +42,7 @@ from corpusforge.tasks.engines.errors import (
     EngineError,
     FatalEngineError,
     TransientEngineError,
+    UnsupportedOperation,
 )
 from corpusforge.tasks.engines.openai_http import OpenAIEngine
 from corpusforge.tasks.engines.retry import RetryPolicy
@@ -50,6 +53,7 @@ from corpusforge.tasks.engines.vllm.pool import ReplicaPool
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 ROLES = ("generate", "represent")
+POOLINGS = ("last",)  # what each replica's pooling server takes (server.py: LAST)
 
 
 class _Route:
@@ -97,7 +101,7 @@ class VLLMEngine:
 
     def capabilities(self) -> Capabilities:
         return Capabilities(generate=True, structured_output=True, seed=True, score=True,
-                            represent=True,
+                            represent=True, represent_poolings=POOLINGS,
                             max_concurrency=self.config.requests_per_task())
 
     # ------------------------------------------------------------ operations
@@ -117,14 +121,19 @@ class VLLMEngine:
             positions = [_prompt_tokens(c["prompt_logprobs"]) for c in choices]
         except (KeyError, TypeError, ValueError) as err:
             raise EngineError(f"vLLM returned no usable prompt_logprobs: {err!r}") from err
-        scored = [continuation_logprob(positions[0], full) for full in positions[1:]]
-        logprobs = [lp for lp, _ in scored]
-        counts = [n for _, n in scored]
+        per_token = [tuple(continuation_logprobs(positions[0], full))
+                     for full in positions[1:]]
         usage = Usage(prompt_tokens=sum(len(p) for p in positions[1:]))
-        return ScoreResult(logprobs=tuple(logprobs), token_counts=tuple(counts), usage=usage,
-                           model=self.model_id)
+        return ScoreResult(logprobs=tuple(float(sum(v)) for v in per_token),
+                           token_counts=tuple(len(v) for v in per_token),
+                           token_logprobs=tuple(per_token) if request.per_token else None,
+                           usage=usage, model=self.model_id)
 
     def represent(self, request: RepresentRequest) -> RepresentResult:
+        if request.pooling not in POOLINGS:
+            raise UnsupportedOperation(
+                f"vLLM represent pools {' or '.join(POOLINGS)} only, not {request.pooling!r}: "
+                "each replica's pooling server is started with LAST pooling")
         body = {"model": self.config.model, "input": request.prompt, "encoding_format": "float"}
         data = self._call("represent", lambda route: route.client.post("pooling", body))
         try:
@@ -203,16 +212,15 @@ class VLLMEngine:
             self._dead.setdefault(role, []).append(f"replica {route.index}: {problem}")
 
 
-def continuation_logprob(prompt: list[tuple[int, float]],
-                         full: list[tuple[int, float]]) -> tuple[float, int]:
-    """log P(continuation | prompt) and its token count from the (token, logprob) lists of
+def continuation_logprobs(prompt: list[tuple[int, float]],
+                          full: list[tuple[int, float]]) -> list[float]:
+    """The continuation's token logprobs, in order, from the (token, logprob) lists of
     the prompt and of prompt+continuation (both from position 1: position 0 has no
-    logprob and is the same token). The continuation starts where the two stop sharing
-    tokens, so a token that straddles the boundary counts towards the continuation, as
-    in the embedded engine."""
+    logprob and is the same token); log P(continuation | prompt) is their sum. The
+    continuation starts where the two stop sharing tokens, so a token that straddles the
+    boundary counts towards the continuation, as in the embedded engine."""
     shared = common_prefix([t for t, _ in prompt], [t for t, _ in full])
-    scored = [lp for _, lp in full[shared:]]
-    return float(sum(scored)), len(scored)
+    return [lp for _, lp in full[shared:]]
 
 
 def _prompt_tokens(entries: list[Any]) -> list[tuple[int, float]]:
