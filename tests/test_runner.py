@@ -1,45 +1,17 @@
 """The shard runner's control flow: retries, quarantine, seeding, row alignment.
-A scripted engine stands in for the model here only; integration tests use real ones."""
+The testkit's fake engine stands in for the model here only; integration tests use real ones."""
 
 from __future__ import annotations
 
-import threading
 from typing import ClassVar
 
 import pytest
 
-from corpusforge.schemas.engine_io import (
-    Capabilities,
-    ChatMessage,
-    GenerateRequest,
-    GenerateResult,
-    Usage,
-)
+from corpusforge.schemas.engine_io import ChatMessage, GenerateRequest, GenerateResult
 from corpusforge.tasks.engines.errors import FatalEngineError, RowTooLongError, TransientEngineError
 from corpusforge.tasks.runner import RowRunner, derive_seed, run_rows
 from corpusforge.tasks.steps import EngineStep, MapStep, ParseError, Row, RowRejected
-
-
-class ScriptedEngine:
-    """Answers from a function of the request; records every request."""
-
-    model_id = "scripted"
-
-    def __init__(self, answer, concurrency: int = 1) -> None:
-        self.answer = answer
-        self.requests: list[GenerateRequest] = []
-        self._lock = threading.Lock()
-        self._concurrency = concurrency
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(max_concurrency=self._concurrency)
-
-    def generate(self, request: GenerateRequest) -> GenerateResult:
-        with self._lock:
-            self.requests.append(request)
-        text = self.answer(request)
-        return GenerateResult(texts=(text,), usage=Usage(prompt_tokens=3, completion_tokens=2),
-                              model="scripted")
+from corpusforge.testkit import FakeEngine
 
 
 class Echo(EngineStep):
@@ -80,7 +52,7 @@ def make_runner(engine, attempts: int = 3) -> RowRunner:
 
 
 def test_good_rows_pass_every_step_and_counts_reconcile():
-    engine = ScriptedEngine(lambda r: "ok:" + r.messages[0].content)
+    engine = FakeEngine(lambda r: "ok:" + r.messages[0].content)
     out = run_rows(rows("a", "skip-upper"), make_runner(engine))
     assert [r["answer"] for r in out.rows] == ["ok:a", "ok:skip-upper"]
     assert out.rows[0]["upper"] == "OK:A" and "upper" not in out.rows[1]
@@ -89,13 +61,13 @@ def test_good_rows_pass_every_step_and_counts_reconcile():
 
 
 def test_unparsable_output_is_retried_with_new_seeds_then_quarantined_with_raw_text():
-    engine = ScriptedEngine(lambda r: "bad output" if r.messages[0].content == "x" else "fine")
+    engine = FakeEngine(lambda r: "bad output" if r.messages[0].content == "x" else "fine")
     out = run_rows(rows("x", "y"), make_runner(engine, attempts=3))
     assert [r["row_id"] for r in out.rows] == ["r1"]
     (q,) = out.quarantined
     assert (q.row_id, q.step, q.error_kind) == ("r0", "echo", "parse")
     assert q.raw_output == "bad output" and "after 3 attempts" in q.message
-    seeds = [r.seed for r in engine.requests if r.messages[0].content == "x"]
+    seeds = [r.seed for r in engine.requests_for() if r.messages[0].content == "x"]
     assert len(seeds) == 3 and len(set(seeds)) == 3
     assert out.stats["parse_retries"] == 3
 
@@ -107,7 +79,7 @@ def test_a_parse_retry_that_succeeds_keeps_the_row():
         calls["n"] += 1
         return "bad" if calls["n"] == 1 else "good"
 
-    out = run_rows(rows("a"), make_runner(ScriptedEngine(answer)))
+    out = run_rows(rows("a"), make_runner(FakeEngine(answer)))
     assert out.rows[0]["answer"] == "good" and not out.quarantined
 
 
@@ -116,7 +88,7 @@ def test_a_parse_retry_that_succeeds_keeps_the_row():
     ("boom", "error", "KeyError"),
 ])
 def test_rejections_and_step_exceptions_quarantine_only_that_row(text, kind, needle):
-    engine = ScriptedEngine(lambda r: r.messages[0].content)
+    engine = FakeEngine(lambda r: r.messages[0].content)
     out = run_rows(rows("fine", text, "also fine"), make_runner(engine))
     assert [r["row_id"] for r in out.rows] == ["r0", "r2"]
     (q,) = out.quarantined
@@ -129,7 +101,7 @@ def test_row_too_long_quarantines_the_row():
             raise RowTooLongError("4096 > 2048 tokens")
         return "ok"
 
-    out = run_rows(rows("long", "short"), make_runner(ScriptedEngine(answer)))
+    out = run_rows(rows("long", "short"), make_runner(FakeEngine(answer)))
     assert out.quarantined[0].row_id == "r0" and "context" in out.quarantined[0].message
 
 
@@ -139,7 +111,7 @@ def test_engine_failures_are_not_row_problems(error):
         raise error
 
     with pytest.raises(type(error)):
-        run_rows(rows("a"), make_runner(ScriptedEngine(answer)))
+        run_rows(rows("a"), make_runner(FakeEngine(answer)))
 
 
 def test_engine_steps_without_an_engine_are_a_config_error():
@@ -149,12 +121,12 @@ def test_engine_steps_without_an_engine_are_a_config_error():
 
 def test_seeds_do_not_depend_on_order_or_concurrency():
     texts = [f"t{i}" for i in range(12)]
-    seq = ScriptedEngine(lambda r: "ok", concurrency=1)
-    par = ScriptedEngine(lambda r: "ok", concurrency=4)
+    seq = FakeEngine(lambda r: "ok", concurrency=1)
+    par = FakeEngine(lambda r: "ok", concurrency=4)
     a = run_rows(rows(*texts), make_runner(seq), concurrency=1)
     b = run_rows(list(reversed(rows(*texts))), make_runner(par), concurrency=4)
-    by_text = {r.messages[0].content: r.seed for r in seq.requests}
-    assert by_text == {r.messages[0].content: r.seed for r in par.requests}
+    by_text = {r.messages[0].content: r.seed for r in seq.requests_for()}
+    assert by_text == {r.messages[0].content: r.seed for r in par.requests_for()}
     assert [r["row_id"] for r in b.rows] == [f"r{i}" for i in reversed(range(12))]
     assert len(a.rows) == 12
 
@@ -196,7 +168,7 @@ def test_a_failed_optional_step_keeps_the_row_and_skips_the_optional_tail():
         return "bad" if content == "opt:x" else "ok:" + content
 
     runner = RowRunner([Echo(), OptionalEcho(), OptionalTail(), Final()],
-                       ScriptedEngine(answer), run_seed=0, max_parse_attempts=2,
+                       FakeEngine(answer), run_seed=0, max_parse_attempts=2,
                        derivation_key="k")
     out = run_rows(rows("x", "y"), runner)
     assert not out.quarantined
@@ -219,11 +191,11 @@ def test_journal_entries_name_the_row_and_step_that_asked(tmp_path):
 
     def answer(request: GenerateRequest) -> str:
         # "x" is unparsable on its first two attempts, so its row asks three times.
-        tries = sum(r.messages[0].content == "x" for r in scripted.requests)
+        tries = sum(r.messages[0].content == "x" for r in engine_.requests_for())
         return "bad" if request.messages[0].content == "x" and tries < 3 else "ok"
 
-    scripted = ScriptedEngine(answer, concurrency=4)
-    engine = CachedEngine(scripted, ResponseCache(tmp_path / "cache"), journal=journal)
+    engine_ = FakeEngine(answer, concurrency=4)
+    engine = CachedEngine(engine_, ResponseCache(tmp_path / "cache"), journal=journal)
     texts = ["x", *(f"t{i}" for i in range(7))]
     out = run_rows(rows(*texts), make_runner(engine), concurrency=4)
     assert len(out.rows) == 8

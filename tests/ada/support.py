@@ -1,20 +1,19 @@
-"""Shared helpers for the ADA tests: fixture paths, an in-process run of the recipe (read,
-prepare, project, tables: what the flow does minus Prefect, Ray and publishing), and an
-independent re-statement of the spec's condition for checking the loop."""
+"""Shared helpers for the ADA tests: fixture paths, the recipe run in-process on a fixture
+file (corpusforge.testkit.run_recipe, without validation: the tests that validate do it
+themselves), and an independent re-statement of the spec's condition for checking the
+loop."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from corpusforge.schemas.ada import AdaConfig
 from corpusforge.tasks.ada.recipe import AdaRecipe
-from corpusforge.tasks.shard import records_to_tables
+from corpusforge.tasks.engines.protocol import Engine
+from corpusforge.testkit import RecipeRun, run_recipe
 from tests.conftest import FIXTURES, fixture_path
 
 ADA = FIXTURES / "ada"
@@ -34,21 +33,11 @@ def read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-@dataclass
-class LocalRun:
-    config: AdaConfig
-    rows: list[dict[str, Any]]
-    tables: dict[str, pa.Table]
-    read: int
-    quarantined: int
-
-
-def run_local(path: Path, **config: Any) -> LocalRun:
-    recipe = AdaRecipe()
-    cfg = AdaConfig(input_path=str(path), **config)
-    batch = recipe.prepare(recipe.read_inputs(cfg), cfg)
-    tables = records_to_tables(recipe, recipe.project(batch.rows, cfg))
-    return LocalRun(cfg, batch.rows, tables, batch.read, len(batch.quarantined))
+def run_local(path: Path, engine: Engine | None = None, **config: Any) -> RecipeRun:
+    """The recipe on the file at `path`, with AdaConfig settings `config`; `engine`
+    serves the paraphrase extension when it is enabled."""
+    return run_recipe(AdaRecipe(), AdaConfig(input_path=str(path), **config), engine,
+                      validate=False)
 
 
 def spec_condition(rank: int, count: int, n_max: int, alpha: float, beta: float,

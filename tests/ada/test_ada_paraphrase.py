@@ -4,50 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpusforge.schemas.ada import ParaphraseConfig
-from corpusforge.schemas.engine_io import Capabilities, GenerateRequest, GenerateResult, Usage
+from corpusforge.schemas.ada import AdaConfig, ParaphraseConfig
+from corpusforge.schemas.engine_io import GenerateRequest
 from corpusforge.tasks.ada.paraphrase import Paraphrase, clean
 from corpusforge.tasks.ada.recipe import AdaRecipe
 from corpusforge.tasks.engines.errors import RowTooLongError
-from corpusforge.tasks.runner import RowRunner, run_rows
-from corpusforge.tasks.shard import records_to_tables
+from corpusforge.tasks.plan import plan_run
+from corpusforge.testkit import FakeEngine, run_steps
 from tests.ada.support import fixture, run_local
 
-
-class ScriptedEngine:
-    model_id = "fake:paraphrase"
-
-    def __init__(self, reply: Any) -> None:
-        self.reply = reply
-        self.requests: list[GenerateRequest] = []
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities()
-
-    def generate(self, request: GenerateRequest) -> GenerateResult:
-        self.requests.append(request)
-        texts = tuple(self.reply(request))
-        return GenerateResult(texts=texts, usage=Usage(prompt_tokens=9, completion_tokens=5),
-                              model="fake-model")
-
-    def close(self) -> None:
-        pass
+# The step below runs with two candidates; so does the recipe where it runs whole.
+PARAPHRASE = {"enabled": True, "candidates": 2}
 
 
 def _rows(n: int = 6) -> list[dict[str, Any]]:
-    run = run_local(fixture("rest15"), limit=60, paraphrase={"enabled": True})
-    originals = [r for r in run.rows if r["kind"] == "original"][:2]
-    pairs = [r for r in run.rows
+    config = AdaConfig(input_path=str(fixture("rest15")), limit=60, paraphrase={"enabled": True})
+    prepared = plan_run(AdaRecipe(), config).batch.rows
+    originals = [r for r in prepared if r["kind"] == "original"][:2]
+    pairs = [r for r in prepared
              if r["kind"] == "augmented" and len(set(r["source_row_ids"])) == 2]
     return originals + pairs[:n]
 
 
-def _run(rows: list[dict[str, Any]], engine: ScriptedEngine) -> list[dict[str, Any]]:
-    runner = RowRunner([Paraphrase(ParaphraseConfig(candidates=2))], engine, run_seed=0,
-                       max_parse_attempts=3, derivation_key="k")
-    outcome = run_rows(rows, runner)
+def _run(rows: list[dict[str, Any]], engine: FakeEngine) -> list[dict[str, Any]]:
+    outcome = run_steps([Paraphrase(ParaphraseConfig(candidates=2))], rows, engine)
     assert outcome.quarantined == []  # never quarantines: augmented rows are not inputs
     return outcome.rows
+
+
+def _engine(reply: Any) -> FakeEngine:
+    return FakeEngine(reply, model_id="fake-model")
 
 
 def _echo_terms(request: GenerateRequest) -> list[str]:
@@ -59,7 +45,7 @@ def _echo_terms(request: GenerateRequest) -> list[str]:
 
 def test_kept_only_when_every_term_survives() -> None:
     rows = _rows()
-    out = _run(rows, ScriptedEngine(_echo_terms))
+    out = _run(rows, _engine(_echo_terms))
     assert [r.get("paraphrase_status") for r in out[:2]] == [None, None]  # originals skipped
     for row in out[2:]:
         assert row["paraphrase_status"] == "kept" and row["paraphrase_model"] == "fake-model"
@@ -68,29 +54,28 @@ def test_kept_only_when_every_term_survives() -> None:
 
 def test_a_rewrite_that_drops_a_term_is_not_kept() -> None:
     rows = _rows(3)
-    out = _run(rows, ScriptedEngine(lambda r: ["nothing useful here", "  "]))
+    out = _run(rows, _engine(lambda r: ["nothing useful here", "  "]))
     for row in out[2:]:
         assert row["paraphrase"] is None and row["paraphrase_status"] == "missing_terms"
         assert row["paraphrase_missing"]  # names the terms the rewrite lost
-    empty = _run(rows, ScriptedEngine(lambda r: ["", "\n"]))
+    empty = _run(rows, _engine(lambda r: ["", "\n"]))
     assert {r["paraphrase_status"] for r in empty[2:]} == {"empty"}
 
 
 def test_requests_are_seeded_and_ask_for_candidates() -> None:
-    engine = ScriptedEngine(_echo_terms)
+    engine = _engine(_echo_terms)
     rows = _rows(2)
     _run(rows, engine)
     _run(rows, engine)
-    seeds = [r.seed for r in engine.requests]
+    seeds = [r.seed for r in engine.requests_for()]
     assert seeds[:2] == seeds[2:] and len(set(seeds[:2])) == 2
-    assert all(r.n == 2 for r in engine.requests)
+    assert all(r.n == 2 for r in engine.requests_for())
 
 
 def test_published_paraphrased_file() -> None:
-    run = run_local(fixture("rest15"), limit=60, paraphrase={"enabled": True})
-    rows = _run(run.rows, ScriptedEngine(_echo_terms))
-    recipe = AdaRecipe()
-    tables = records_to_tables(recipe, recipe.project(rows, run.config))
+    run = run_local(fixture("rest15"), _engine(_echo_terms), limit=60, paraphrase=PARAPHRASE)
+    assert run.quarantined == []  # never quarantines: augmented rows are not inputs
+    recipe, tables = run.recipe, run.tables
     files = recipe.extra_files(tables, run.config)
     plain = files["train_augmented.txt"].decode().splitlines()
     rewritten = files["train_paraphrased.txt"].decode().splitlines()
@@ -121,12 +106,10 @@ def test_an_engine_failure_keeps_the_pair() -> None:
     def too_long(request: GenerateRequest) -> list[str]:
         raise RowTooLongError("prompt of 9000 tokens, context 4096")
 
-    run = run_local(fixture("rest15"), limit=40, paraphrase={"enabled": True})
-    rows = _run(run.rows, ScriptedEngine(too_long))
-    recipe = AdaRecipe()
-    tables = records_to_tables(recipe, recipe.project(rows, run.config))
-    aug = tables["augmented"].to_pylist()
+    run = run_local(fixture("rest15"), _engine(too_long), limit=40, paraphrase=PARAPHRASE)
+    assert run.quarantined == []  # never quarantines: augmented rows are not inputs
+    aug = run.tables["augmented"].to_pylist()
     two = [a for a in aug if len(set(a["source_row_ids"])) == 2]
-    assert len(aug) == run.tables["augmented"].num_rows and two
+    assert len(aug) == sum(r["kind"] == "augmented" for r in run.prepared) and two
     assert {a["paraphrase_status"] for a in two} == {"failed"}
     assert all("context 4096" in a["paraphrase_error"] for a in two)

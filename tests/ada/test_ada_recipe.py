@@ -27,7 +27,7 @@ def test_tables_and_training_file() -> None:
     run = run_local(path)
     t = run.tables
     assert {n: tab.schema for n, tab in t.items()} == ADA_TABLE_SCHEMAS
-    assert run.read == t["sentences"].num_rows == 834 and run.quarantined == 0
+    assert run.read == t["sentences"].num_rows == 834 and len(run.quarantined) == 0
     lines = _files(path)["train_augmented.txt"].decode().splitlines()
     # originals verbatim and first, byte for byte; then the augmented lines
     assert lines[:834] == read_lines(path)
@@ -109,7 +109,7 @@ def test_quarantined_lines_keep_accounting(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"slice.txt:6: expected one '####'"):
         run_local(path)
     run = run_local(path, on_bad_rows="quarantine")
-    assert run.read == 40 == run.tables["sentences"].num_rows + run.quarantined
+    assert run.read == 40 == run.tables["sentences"].num_rows + len(run.quarantined)
 
 
 def test_steps_only_with_the_extension() -> None:

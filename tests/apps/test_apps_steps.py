@@ -1,4 +1,4 @@
-"""The recipe's steps through the real shard runner and sandbox, with a scripted engine.
+"""The recipe's steps through the real shard runner and sandbox, with a fake engine.
 
 APPS test problem 2 ("the largest number <= x with the maximum digit sum") comes with 25
 reference solutions in the fixtures; its tests here are written from the statement, one
@@ -14,32 +14,25 @@ import pytest
 from apps_support import APPS, FAST
 
 from corpusforge.schemas.apps import AppsConfig
-from corpusforge.schemas.engine_io import Capabilities, GenerateRequest, GenerateResult, Usage
+from corpusforge.schemas.engine_io import GenerateRequest
 from corpusforge.tasks.apps.recipe import AppsRecipe
 from corpusforge.tasks.apps.tables import project_rows
 from corpusforge.tasks.engines.errors import RowTooLongError
-from corpusforge.tasks.runner import RowOutcome, RowRunner
+from corpusforge.tasks.runner import RowOutcome
+from corpusforge.testkit import FakeEngine, run_row
 
 DIGITS = {"100\n": "99\n", "48\n": "48\n", "521\n": "499\n", "1\n": "1\n", "10\n": "9\n",
           "39\n": "39\n", "1000\n": "999\n"}
 WRONG = "500\n"  # stored for 521; every correct solution prints 499
 
 
-class ScriptedEngine:
-    """Answers every proposal request with the same text; records the prompts."""
+def proposing(text: str) -> FakeEngine:
+    """Answers every proposal request with the same text."""
+    return FakeEngine(lambda _request: text)
 
-    model_id = "scripted"
 
-    def __init__(self, text: str) -> None:
-        self.text, self.prompts = text, []
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities()
-
-    def generate(self, request: GenerateRequest) -> GenerateResult:
-        self.prompts.append(request.messages[-1].content)
-        return GenerateResult(texts=(self.text,), usage=Usage(completion_tokens=5),
-                              model=self.model_id)
+def prompts(engine: FakeEngine) -> list[str]:
+    return [r.messages[-1].content for r in engine.requests_for()]
 
 
 def digits_problem(solutions: int = 25) -> dict[str, Any]:
@@ -51,20 +44,18 @@ def digits_problem(solutions: int = 25) -> dict[str, Any]:
             "url": None, "starter_code": "", "meta": None, "source": "test:1"}
 
 
-def run_row(row: dict[str, Any], engine: ScriptedEngine | None = None,
-            **config: Any) -> tuple[RowOutcome, dict[str, list[dict[str, Any]]]]:
+def run_problem(row: dict[str, Any], engine: FakeEngine | None = None,
+                **config: Any) -> tuple[RowOutcome, dict[str, list[dict[str, Any]]]]:
+    """One problem through the recipe's steps (augmentation with an engine) and tables."""
     cfg = AppsConfig(sandbox=FAST, augment={"enabled": engine is not None,
                                             "max_solutions": 3, "proposals": 5}, **config)
-    recipe = AppsRecipe()
-    runner = RowRunner(recipe.steps(cfg), engine, run_seed=0, max_parse_attempts=2,
-                       derivation_key="test")
-    outcome = runner.run(row)
+    outcome = run_row(AppsRecipe().steps(cfg), row, engine, max_parse_attempts=2)
     return outcome, project_rows([outcome.row] if outcome.row else [])
 
 
 @pytest.fixture(scope="module")
 def repaired() -> tuple[RowOutcome, dict[str, list[dict[str, Any]]]]:
-    return run_row(digits_problem())
+    return run_problem(digits_problem())
 
 
 def test_majority_of_25_solutions_repairs_the_wrong_test(repaired: Any) -> None:
@@ -99,7 +90,7 @@ def test_curriculum_for_every_verified_solution(repaired: Any) -> None:
 
 
 def test_a_single_solution_cannot_repair_so_the_problem_is_rejected() -> None:
-    _, tables = run_row(digits_problem(solutions=1))
+    _, tables = run_problem(digits_problem(solutions=1))
     (reject,) = tables["rejects"]
     assert reject["primary_reason"] == "wrong_output"
     assert reject["reasons"][0]["test"] == list(DIGITS).index("521\n")
@@ -107,9 +98,9 @@ def test_a_single_solution_cannot_repair_so_the_problem_is_rejected() -> None:
 
 
 def test_engine_proposals_become_tests_only_when_solutions_agree() -> None:
-    engine = ScriptedEngine(json.dumps({"inputs": ["777", "abc\n", "100\n", "   ", "88\n"]}))
-    outcome, tables = run_row(digits_problem(solutions=5), engine)
-    assert outcome.requests == 1 and "521" in engine.prompts[0]
+    engine = proposing(json.dumps({"inputs": ["777", "abc\n", "100\n", "   ", "88\n"]}))
+    outcome, tables = run_problem(digits_problem(solutions=5), engine)
+    assert outcome.requests == 1 and "521" in prompts(engine)[0]
     generated = {t["input"]: (t["fate"], t["reason"], t["expected"])
                  for t in tables["tests"] if t["origin"] == "generated"}
     assert generated == {
@@ -125,7 +116,7 @@ def test_engine_proposals_become_tests_only_when_solutions_agree() -> None:
 
 
 def test_unusable_model_output_never_costs_the_problem() -> None:
-    outcome, tables = run_row(digits_problem(solutions=3), ScriptedEngine("no json here"))
+    outcome, tables = run_problem(digits_problem(solutions=3), proposing("no json here"))
     assert outcome.quarantine is None
     (verification,) = tables["verification"]
     assert verification["status"] == "verified" and verification["proposals"] == 0
@@ -133,11 +124,10 @@ def test_unusable_model_output_never_costs_the_problem() -> None:
 
 
 def test_an_engine_failure_in_augmentation_keeps_the_problem() -> None:
-    class TooLong(ScriptedEngine):
-        def generate(self, request: GenerateRequest) -> GenerateResult:
-            raise RowTooLongError("prompt of 9000 tokens")
+    def too_long(request: GenerateRequest) -> str:
+        raise RowTooLongError("prompt of 9000 tokens")
 
-    outcome, tables = run_row(digits_problem(solutions=3), TooLong(""))
+    outcome, tables = run_problem(digits_problem(solutions=3), FakeEngine(too_long))
     assert outcome.quarantine is None
     (verification,) = tables["verification"]
     assert verification["status"] == "verified" and verification["curriculum_pairs"] > 0
@@ -152,7 +142,7 @@ def test_verified_solutions_that_disagree_on_a_new_input_flag_a_special_judge() 
            "solutions": json.dumps([smallest, itself]),
            "input_output": json.dumps({"inputs": ["2\n", "3\n", "7\n"],
                                        "outputs": ["2\n", "3\n", "7\n"]})}
-    _, tables = run_row(row, ScriptedEngine(json.dumps({"inputs": ["6\n", "11\n"]})))
+    _, tables = run_problem(row, proposing(json.dumps({"inputs": ["6\n", "11\n"]})))
     (verification,) = tables["verification"]
     assert verification["status"] == "verified" and verification["special_judge"]
     assert "disagree" in verification["special_judge_evidence"]

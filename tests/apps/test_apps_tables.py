@@ -14,8 +14,8 @@ from corpusforge.schemas.apps import APPS_TABLE_SCHEMAS, AppsConfig
 from corpusforge.tasks.apps import card
 from corpusforge.tasks.apps.recipe import AppsRecipe
 from corpusforge.tasks.plan import plan_run
-from corpusforge.tasks.runner import RowRunner, run_rows
 from corpusforge.tasks.validate import ValidationGateError, validate_tables
+from corpusforge.testkit import run_steps
 
 PICK = {"train/3068", "train/2187", "test/370", "train/2771", "test/2087", "train/2009"}
 
@@ -25,9 +25,7 @@ def tables() -> dict[str, pa.Table]:
     config = AppsConfig(input_path=str(PROBLEMS), sandbox=FAST, augment={"enabled": False})
     recipe = AppsRecipe()
     rows = [r for r in plan_run(recipe, config).batch.rows if r["row_id"] in PICK]
-    runner = RowRunner(recipe.steps(config), None, run_seed=0, max_parse_attempts=1,
-                       derivation_key="t")
-    outcome = run_rows(rows, runner)
+    outcome = run_steps(recipe.steps(config), rows, max_parse_attempts=1)
     assert not outcome.quarantined
     records = recipe.project(outcome.rows, config)
     return {n: pa.Table.from_pylist(records[n], schema=s) for n, s in APPS_TABLE_SCHEMAS.items()}

@@ -1,5 +1,5 @@
 """Test doubles shared by the engine tests: a scripted HTTP server's state, reply
-builders, and a scripted fake engine."""
+builders, and the testkit's fake engine with answers derived from the request."""
 
 from __future__ import annotations
 
@@ -9,16 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from corpusforge.schemas.engine_io import (
-    Capabilities,
-    GenerateRequest,
-    GenerateResult,
-    RepresentRequest,
-    RepresentResult,
-    ScoreRequest,
-    ScoreResult,
-    Usage,
-)
+from corpusforge.schemas.engine_io import GenerateRequest
+from corpusforge.testkit import FakeEngine
 
 # A reply: (status, json body, extra headers). A handler may also sleep before replying.
 Reply = tuple[int, dict[str, Any], dict[str, str]]
@@ -57,48 +49,12 @@ def chat_reply(*texts: str, prompt_tokens: int = 7, completion_tokens: int = 3,
     return reply
 
 
-class FakeEngine:
-    """Scripted engine: text derived from the request, counts calls, can fail on demand."""
+def echo_engine(model_id: str = "fake:model@0", config: Any = None) -> FakeEngine:
+    """Texts "<last message>#<seed + i>" for the n samples, log-probabilities minus each
+    continuation's length, and the vector (prompt length, 0.5)."""
+    return FakeEngine(_echo, lambda r: [-float(len(c)) for c in r.continuations],
+                      lambda r: [float(len(r.prompt)), 0.5], model_id=model_id, config=config)
 
-    def __init__(self, model_id: str = "fake:model@0", config: Any = None) -> None:
-        self._model_id = model_id
-        self.config = config
-        self.calls: dict[str, int] = {"generate": 0, "score": 0, "represent": 0}
-        self.fail_with: Exception | None = None
-        self.closed = False
-        self._lock = threading.Lock()
 
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(score=True, represent=True)
-
-    def _tick(self, op: str) -> None:
-        with self._lock:
-            self.calls[op] += 1
-        if self.fail_with is not None:
-            raise self.fail_with
-
-    def generate(self, request: GenerateRequest) -> GenerateResult:
-        self._tick("generate")
-        texts = tuple(f"{request.messages[-1].content}#{request.seed + i}"
-                      for i in range(request.n))
-        return GenerateResult(texts=texts, usage=Usage(prompt_tokens=5, completion_tokens=2),
-                              model=self.model_id, finish_reasons=("stop",) * request.n,
-                              latency_s=0.25)
-
-    def score(self, request: ScoreRequest) -> ScoreResult:
-        self._tick("score")
-        return ScoreResult(logprobs=tuple(-float(len(c)) for c in request.continuations),
-                           token_counts=tuple(len(c) for c in request.continuations),
-                           usage=Usage(prompt_tokens=11), model=self.model_id)
-
-    def represent(self, request: RepresentRequest) -> RepresentResult:
-        self._tick("represent")
-        return RepresentResult(vector=(float(len(request.prompt)), 0.5),
-                               usage=Usage(prompt_tokens=3), model=self.model_id)
-
-    def close(self) -> None:
-        self.closed = True
+def _echo(request: GenerateRequest) -> list[str]:
+    return [f"{request.messages[-1].content}#{request.seed + i}" for i in range(request.n)]

@@ -18,7 +18,7 @@ from corpusforge.tasks.engines.cached import CachedEngine
 from corpusforge.tasks.engines.errors import TransientEngineError
 from corpusforge.tasks.engines.protocol import Engine
 
-from .support import FakeEngine
+from .support import echo_engine
 
 
 def _request(text: str = "hi", seed: int = 0, **kw: object) -> GenerateRequest:
@@ -26,7 +26,7 @@ def _request(text: str = "hi", seed: int = 0, **kw: object) -> GenerateRequest:
 
 
 def test_second_identical_request_is_a_hit_with_the_same_texts(tmp_path: Path) -> None:
-    fake = FakeEngine()
+    fake = echo_engine()
     engine = CachedEngine(fake, ResponseCache(tmp_path))
     assert isinstance(engine, Engine)
     first = engine.generate(_request(n=2))
@@ -51,7 +51,7 @@ def test_second_identical_request_is_a_hit_with_the_same_texts(tmp_path: Path) -
 ])
 def test_anything_that_changes_the_answer_changes_the_key(
         tmp_path: Path, variant: GenerateRequest) -> None:
-    fake = FakeEngine()
+    fake = echo_engine()
     engine = CachedEngine(fake, ResponseCache(tmp_path))
     engine.generate(_request())
     assert not engine.generate(variant).cached
@@ -61,7 +61,7 @@ def test_anything_that_changes_the_answer_changes_the_key(
 def test_a_schemas_property_order_is_part_of_the_key(tmp_path: Path) -> None:
     """A constrained decoder writes fields in property order, so two orders are two answers;
     any other key order (of sampling, of a property's own keywords) is not."""
-    engine = CachedEngine(FakeEngine(), ResponseCache(tmp_path))
+    engine = CachedEngine(echo_engine(), ResponseCache(tmp_path))
     ab = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}
     ba = {"type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "string"}}}
     assert engine.key("generate", _request(json_schema=ab)) != engine.key(
@@ -72,8 +72,8 @@ def test_a_schemas_property_order_is_part_of_the_key(tmp_path: Path) -> None:
 
 def test_model_identity_is_part_of_the_key(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path)
-    CachedEngine(FakeEngine("fake:a@1"), cache).generate(_request())
-    other = FakeEngine("fake:a@2")  # same name, other weights
+    CachedEngine(echo_engine("fake:a@1"), cache).generate(_request())
+    other = echo_engine("fake:a@2")  # same name, other weights
     assert not CachedEngine(other, cache).generate(_request()).cached
     assert other.calls["generate"] == 1
 
@@ -81,15 +81,15 @@ def test_model_identity_is_part_of_the_key(tmp_path: Path) -> None:
 def test_engine_config_fingerprint_is_in_the_key_but_endpoints_are_not(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path)
     base = OpenAIEngineConfig(model="m", base_url="http://a:1/v1", concurrency=2)
-    CachedEngine(FakeEngine(config=base), cache).generate(_request())
+    CachedEngine(echo_engine(config=base), cache).generate(_request())
     replica = base.model_copy(update={"base_url": "http://b:2/v1", "concurrency": 16})
-    assert CachedEngine(FakeEngine(config=replica), cache).generate(_request()).cached
+    assert CachedEngine(echo_engine(config=replica), cache).generate(_request()).cached
     dialect = base.model_copy(update={"structured_output": "json_object"})
-    assert not CachedEngine(FakeEngine(config=dialect), cache).generate(_request()).cached
+    assert not CachedEngine(echo_engine(config=dialect), cache).generate(_request()).cached
 
 
 def test_score_and_represent_are_cached_separately(tmp_path: Path) -> None:
-    fake = FakeEngine()
+    fake = echo_engine()
     engine = CachedEngine(fake, ResponseCache(tmp_path))
     score = ScoreRequest(prompt="p", continuations=(" a", " bb"))
     assert engine.score(score).logprobs == (-2.0, -3.0)
@@ -103,7 +103,7 @@ def test_score_and_represent_are_cached_separately(tmp_path: Path) -> None:
 
 
 def test_errors_are_not_cached(tmp_path: Path) -> None:
-    fake = FakeEngine()
+    fake = echo_engine()
     engine = CachedEngine(fake, ResponseCache(tmp_path))
     fake.fail_with = TransientEngineError("503")
     with pytest.raises(TransientEngineError):
@@ -114,7 +114,7 @@ def test_errors_are_not_cached(tmp_path: Path) -> None:
 
 
 def test_a_corrupt_entry_is_recomputed(tmp_path: Path) -> None:
-    fake = FakeEngine()
+    fake = echo_engine()
     cache = ResponseCache(tmp_path)
     engine = CachedEngine(fake, cache)
     engine.generate(_request())
@@ -125,7 +125,7 @@ def test_a_corrupt_entry_is_recomputed(tmp_path: Path) -> None:
 
 
 def test_counters_are_exact_under_threads(tmp_path: Path) -> None:
-    fake = FakeEngine()
+    fake = echo_engine()
     engine = CachedEngine(fake, ResponseCache(tmp_path))
     for seed in range(10):
         engine.generate(_request(seed=seed))
@@ -146,7 +146,7 @@ def test_counters_are_exact_under_threads(tmp_path: Path) -> None:
 
 
 def test_close_and_capabilities_delegate(tmp_path: Path) -> None:
-    fake = FakeEngine()
+    fake = echo_engine()
     engine = CachedEngine(fake, ResponseCache(tmp_path))
     assert engine.capabilities().score and engine.model_id == fake.model_id
     engine.close()
@@ -157,7 +157,7 @@ def test_the_journal_records_each_computed_request_once(tmp_path: Path) -> None:
     from corpusforge.storage.journal import read_entries
 
     journal = tmp_path / "journal.jsonl"
-    engine = CachedEngine(FakeEngine(), ResponseCache(tmp_path / "cache"), journal=journal)
+    engine = CachedEngine(echo_engine(), ResponseCache(tmp_path / "cache"), journal=journal)
     engine.generate(_request("a"))
     engine.generate(_request("a"))  # a hit: nothing computed, nothing journaled
     engine.generate(_request("b"))

@@ -11,8 +11,7 @@ from corpusforge.schemas.engine_io import OpenAIEngineConfig
 from corpusforge.tasks.engines import registry
 from corpusforge.tasks.engines.errors import FatalEngineError
 from corpusforge.tasks.engines.openai_http import OpenAIEngine
-
-from .support import FakeEngine
+from corpusforge.testkit import FakeEngine
 
 
 class FakeConfig(StrictModel):

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
-from trace_support import EVAL_FILE, FakeEngine, eval_rows, judge_json, n_constraints
+from trace_support import EVAL_FILE, by_kind, eval_rows, judge_json, n_constraints, trace_engine
 
 from corpusforge.schemas.engine_io import GenerateRequest
-from corpusforge.schemas.trace import TRACE_EVAL_SCHEMA, TraceEvalConfig
-from corpusforge.tasks.runner import RowRunner, run_rows
+from corpusforge.schemas.trace import TraceEvalConfig
 from corpusforge.tasks.trace.evaluate import summarize, summary_markdown
 from corpusforge.tasks.trace.recipe import TraceEvalRecipe
-from corpusforge.tasks.validate import validate_tables
+from corpusforge.testkit import run_recipe
 from tests.conftest import fixture_path
 
 
@@ -54,19 +52,16 @@ def test_inconsistent_eval_line_is_reported(tmp_path: Path) -> None:
 
 
 def test_benchmark_end_to_end_with_validation() -> None:
-    config = _config()
-    recipe = TraceEvalRecipe()
-    batch = recipe.read_inputs(config)
-    engine = FakeEngine(respond=_answer, judge=_judge)
-    runner = RowRunner(recipe.steps(config), engine, run_seed=0, max_parse_attempts=2,
-                       derivation_key="test")
-    outcome = run_rows(batch.rows, runner)
-    assert outcome.quarantined == []
+    engine = trace_engine(respond=_answer, judge=_judge)
+    # The whole recipe in process, validated with the real suites and no rejects allowed.
+    run = run_recipe(TraceEvalRecipe(), _config(max_reject_fraction=0.0), engine,
+                     max_parse_attempts=2)
+    recipe, batch, report = run.recipe, run.plan.batch, run.report
+    assert run.quarantined == []
     # The answer request is the item's own messages, exactly.
-    answers = [r for k, r in engine.requests if k == "respond"]
+    answers = [r for k, r in by_kind(engine) if k == "respond"]
     assert [m.model_dump() for m in answers[0].messages] == batch.rows[0]["messages"]
-    table = pa.Table.from_pylist(recipe.project(outcome.rows, config)["trace_eval"],
-                                 schema=TRACE_EVAL_SCHEMA)
+    table = run.tables["trace_eval"]
     assert table.num_rows == 1042
 
     summary = recipe.summarize(table)
@@ -80,10 +75,7 @@ def test_benchmark_end_to_end_with_validation() -> None:
         sum(10 if e else 5 for e in single) / 200, 4)
     assert "| single | 200 | 0 |" in summary_markdown(summary)
 
-    report = validate_tables({"trace_eval": table}, recipe.expectations,
-                             read_count=1042, max_reject_fraction=0.0,
-                             already_quarantined=0, derivation_key="test",
-                             primary_table="trace_eval")
+    assert run.read == 1042 and report is not None
     assert report.quarantined == [] and report.tables["trace_eval"].num_rows == 1042
     flagged = [e for e in report.summary["tables"]["trace_eval"]["expectations"]
                if e["column"] == "dimensions_off_taxonomy"]

@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import jsonschema  # not declared: it comes with great-expectations, a declared dependency
 import pytest
-from trace_support import PERFECT, SEED, judge_handler, n_constraints, run_row, scripted_engine
+from trace_support import (
+    PERFECT,
+    SEED,
+    judge_handler,
+    kinds,
+    n_constraints,
+    run_row,
+    scripted_engine,
+)
 
+from corpusforge import testkit
 from corpusforge.schemas.engine_io import (
     GenerateRequest,
     GenerateResult,
     SamplingParams,
     Usage,
 )
-from corpusforge.tasks.runner import RowRunner
 from corpusforge.tasks.steps import ParseError
 from corpusforge.tasks.trace import parsing
 from corpusforge.tasks.trace.evaluate import JudgeEval
@@ -154,7 +161,7 @@ def test_degenerate_on_every_attempt_quarantines_with_the_reason_and_no_score() 
     assert q.message == ("unparsable output after 3 attempts: degenerate judgement: scores "
                          "[1, 2, 3] count upward like the constraint numbers; overall 1.11")
     assert json.loads(q.raw_output)["overall"] == "Constraints Overall Score: [[1.11]]"
-    assert engine.kinds().count("judge") == 3
+    assert kinds(engine).count("judge") == 3
     assert all(rows == [] for rows in tables.values())  # no score stored anywhere
 
 
@@ -176,20 +183,11 @@ def test_a_degenerate_iopo_judgement_fails_iopo_but_keeps_the_sft_row() -> None:
 
 def test_runner_with_only_the_judge_step() -> None:
     """The bare runner (no recipe): two degenerate attempts, then quarantined."""
-    seen: list[Any] = []
-
-    class Engine:
-        model_id = "fake"
-
-        def generate(self, request: GenerateRequest) -> GenerateResult:
-            seen.append(request.seed)
-            return _result(judge_text([10, 2, 3, 4, 5], "1.1"))
-
+    engine = testkit.FakeEngine(lambda _request: _result(judge_text([10, 2, 3, 4, 5], "1.1")))
     row = {**SEED, "constraints": [f"{i}. c" for i in range(1, 6)], "user_message": "m",
            "y1": "y"}
-    runner = RowRunner([Judge(SamplingParams())], Engine(), run_seed=0,  # type: ignore[arg-type]
-                       max_parse_attempts=2, derivation_key="k")
-    outcome = runner.run(row)
+    outcome = testkit.run_row([Judge(SamplingParams())], row, engine, max_parse_attempts=2)
+    seen = [r.seed for r in engine.requests_for()]
     assert outcome.row is None and outcome.quarantine.error_kind == "parse"
     assert "count upward like the constraint numbers after the first" in (
         outcome.quarantine.message)

@@ -1,4 +1,4 @@
-"""Step control flow through the real shard runner, with a scripted fake engine."""
+"""Step control flow through the real shard runner, with the testkit's fake engine."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from trace_support import (
     PERFECT,
     SEED,
+    by_kind,
     constraints_json,
     judge_handler,
+    kinds,
     respond_handler,
     run_row,
     scripted_engine,
@@ -27,7 +29,7 @@ def test_happy_path_fills_every_table() -> None:
     engine = scripted_engine()
     outcome, tables = run_row(engine)
     assert outcome.quarantine is None
-    assert engine.kinds() == ["expand", "qc", "respond", "judge", "edit", "judge", "respond",
+    assert kinds(engine) == ["expand", "qc", "respond", "judge", "edit", "judge", "respond",
                               "judge", "judge"]
     row = outcome.row
     assert row["constraints_num"] == 3 == len(row["planned_dimensions"])
@@ -65,10 +67,10 @@ def test_happy_path_fills_every_table() -> None:
 def test_requests_use_structured_output_and_per_attempt_seeds() -> None:
     engine = scripted_engine()
     run_row(engine)
-    by_kind = {k: r for k, r in engine.requests}
-    assert all(by_kind[k].json_schema is not None for k in ("expand", "qc", "judge", "edit"))
-    assert by_kind["respond"].json_schema is None
-    assert by_kind["respond"].messages[0].content == "You are a helpful assistant."
+    requests = dict(by_kind(engine))
+    assert all(requests[k].json_schema is not None for k in ("expand", "qc", "judge", "edit"))
+    assert requests["respond"].json_schema is None
+    assert requests["respond"].messages[0].content == "You are a helpful assistant."
 
 
 def test_quality_control_reject_quarantines_with_its_reason() -> None:
@@ -79,7 +81,7 @@ def test_quality_control_reject_quarantines_with_its_reason() -> None:
     q = outcome.quarantine
     assert outcome.row is None and q.error_kind == "rejected" and q.step == "trace.qc"
     assert q.message == "quality control rejected (contradictory): 2 and 3 clash"
-    assert engine.kinds() == ["expand", "qc"]
+    assert kinds(engine) == ["expand", "qc"]
 
 
 def test_quality_control_repair_replaces_and_rerenders() -> None:
@@ -100,7 +102,7 @@ def test_unparsable_judge_is_retried_then_quarantined_never_passed() -> None:
     assert q.error_kind == "parse" and q.step == "trace.judge_y1_x1"
     assert "unparsable output after 2 attempts" in q.message and "looks great" in q.raw_output
     assert tables["instructions"] == []
-    seeds = [r.seed for k, r in engine.requests if k == "judge"]
+    seeds = [r.seed for k, r in by_kind(engine) if k == "judge"]
     assert len(seeds) == 2 and seeds[0] != seeds[1]
 
 
@@ -119,7 +121,7 @@ def test_a_retry_that_parses_carries_on() -> None:
 def test_imperfect_response_stays_in_instructions_and_skips_iopo() -> None:
     engine = scripted_engine({**PERFECT, ("y1", "x1"): 9})
     _, tables = run_row(engine)
-    assert engine.kinds() == ["expand", "qc", "respond", "judge"]
+    assert kinds(engine) == ["expand", "qc", "respond", "judge"]
     inst = tables["instructions"][0]
     assert not inst["sft_accepted"] and inst["sft_reason"] == "constraints below 10: 3=9"
     assert inst["iopo_status"] == "x1_not_accepted" and inst["min_score"] == 9
@@ -136,7 +138,7 @@ def test_truncated_response_is_not_sft() -> None:
 def test_y1_still_satisfying_x2_generates_no_y2() -> None:
     engine = scripted_engine({**PERFECT, ("y1", "x2"): 10})
     _, tables = run_row(engine)
-    assert engine.kinds().count("respond") == 1
+    assert kinds(engine).count("respond") == 1
     assert tables["instructions"][0]["iopo_status"] == "y1_satisfies_x2"
     assert tables["sft"] and not tables["iopo"]
 
@@ -144,7 +146,7 @@ def test_y1_still_satisfying_x2_generates_no_y2() -> None:
 def test_y2_failing_x2_gives_no_pair() -> None:
     engine = scripted_engine({**PERFECT, ("y2", "x2"): 8})
     _, tables = run_row(engine)
-    assert engine.kinds().count("judge") == 3  # y2 is not judged against x1
+    assert kinds(engine).count("judge") == 3  # y2 is not judged against x1
     assert tables["instructions"][0]["iopo_status"] == "y2_fails_x2"
     assert tables["iopo"] == [] and tables["iopo_dpo"] == []
 
@@ -160,7 +162,7 @@ def test_iopo_disabled_runs_no_iopo_steps() -> None:
     config = TraceConfig(constraint_count=ConstraintCount(min=2, max=2),
                          iopo=IopoConfig(enabled=False))
     _, tables = run_row(engine, config)
-    assert "edit" not in engine.kinds()
+    assert "edit" not in kinds(engine)
     assert tables["instructions"][0]["iopo_status"] == "disabled" and tables["sft"]
 
 

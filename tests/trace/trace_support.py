@@ -1,4 +1,5 @@
-"""Shared helpers for the TRACE tests: the fixture location and a scripted fake engine.
+"""Shared helpers for the TRACE tests: the fixture location and the testkit's fake engine
+answering each TRACE prompt with its own handler.
 (No conftest or __init__ here: a `tests/trace` package would shadow the stdlib `trace`.)"""
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from corpusforge.schemas.engine_io import GenerateRequest, GenerateResult, Usage
+from corpusforge import testkit
+from corpusforge.schemas.engine_io import GenerateRequest
 from corpusforge.schemas.trace import TRACE_TABLE_SCHEMAS, ConstraintCount, TraceConfig
-from corpusforge.tasks.runner import RowOutcome, RowRunner
+from corpusforge.tasks.runner import RowOutcome
 from corpusforge.tasks.trace.recipe import TraceRecipe
 from tests.conftest import FIXTURES as SHARED_FIXTURES
 from tests.conftest import fixture_path
@@ -47,28 +49,19 @@ Reply = str | tuple[str, str]  # text, or (text, finish_reason)
 Handler = Callable[[GenerateRequest], Reply]
 
 
-class FakeEngine:
-    """Answers each kind of request with its handler; records every request."""
+def trace_engine(**handlers: Handler) -> testkit.FakeEngine:
+    """A fake engine answering each kind of TRACE request (kind_of) with its handler."""
+    return testkit.FakeEngine(lambda request: handlers[kind_of(request)](request),
+                      model_id="fake:trace")
 
-    model_id = "fake:trace"
 
-    def __init__(self, **handlers: Handler) -> None:
-        self.handlers = handlers
-        self.requests: list[tuple[str, GenerateRequest]] = []
+def by_kind(engine: testkit.FakeEngine) -> list[tuple[str, GenerateRequest]]:
+    """(kind, request) of every request the engine was asked, in order."""
+    return [(kind_of(r), r) for r in engine.requests_for()]
 
-    def generate(self, request: GenerateRequest) -> GenerateResult:
-        kind = kind_of(request)
-        self.requests.append((kind, request))
-        reply = self.handlers[kind](request)
-        text, reason = reply if isinstance(reply, tuple) else (reply, "stop")
-        return GenerateResult(texts=(text,), usage=Usage(prompt_tokens=5, completion_tokens=3),
-                              model="fake-model", finish_reasons=(reason,))
 
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.requests]
-
-    def close(self) -> None:
-        pass
+def kinds(engine: testkit.FakeEngine) -> list[str]:
+    return [kind for kind, _ in by_kind(engine)]
 
 
 def judge_json(scores: list[int], overall: str | None = None) -> str:
@@ -134,20 +127,19 @@ def edit_handler(_: GenerateRequest) -> str:
 PERFECT: Scores = {("y1", "x1"): 10, ("y1", "x2"): 3, ("y2", "x2"): 10, ("y2", "x1"): 4}
 
 
-def scripted_engine(scores: Scores = PERFECT, **handlers: Any) -> FakeEngine:
+def scripted_engine(scores: Scores = PERFECT, **handlers: Any) -> testkit.FakeEngine:
     base = {"expand": expand_handler, "qc": qc_keep, "respond": respond_handler(),
             "judge": judge_handler(scores), "edit": edit_handler}
-    return FakeEngine(**{**base, **handlers})
+    return trace_engine(**{**base, **handlers})
 
 
-def run_row(engine: FakeEngine, config: TraceConfig | None = None, row: dict | None = None,
+def run_row(engine: testkit.FakeEngine, config: TraceConfig | None = None, row: dict | None = None,
             attempts: int = 3) -> tuple[RowOutcome, dict[str, list[dict]]]:
     """One row through the real runner and the recipe's projection."""
     config = config or TraceConfig(constraint_count=ConstraintCount(min=3, max=3))
     recipe = TraceRecipe()
-    runner = RowRunner(recipe.steps(config), engine, run_seed=config.seed,
-                       max_parse_attempts=attempts, derivation_key="test")
-    outcome = runner.run(dict(row or SEED))
+    outcome = testkit.run_row(recipe.steps(config), row or SEED, engine, run_seed=config.seed,
+                              max_parse_attempts=attempts)
     tables = recipe.project([outcome.row] if outcome.row else [], config)
     for name, records in tables.items():  # every record fits its published schema
         pa.Table.from_pylist(records, schema=TRACE_TABLE_SCHEMAS[name])

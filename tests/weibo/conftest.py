@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from corpusforge.schemas.weibo import WeiboConfig
+from corpusforge.testkit import RecipeRun
 from tests.conftest import fixture_path
-from tests.weibo.support import CANDIDATES, LocalRun, run_local, write_slice
+from tests.weibo.support import CANDIDATES, run_local, write_slice
 
 SLICE = 300
 
@@ -33,5 +34,5 @@ def slice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def slice_run(slice_dir: Path) -> LocalRun:
+def slice_run(slice_dir: Path) -> RecipeRun:
     return run_local(slice_config(slice_dir))

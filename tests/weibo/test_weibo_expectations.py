@@ -9,7 +9,7 @@ import pytest
 
 from corpusforge.schemas.expectations.weibo import WEIBO_EXPECTATIONS
 from corpusforge.tasks.validate import ValidationGateError, validate_tables
-from tests.weibo.support import LocalRun
+from corpusforge.testkit import RecipeRun
 
 
 def _validate(tables: dict[str, pa.Table], read: int, *only: str) -> object:
@@ -21,12 +21,12 @@ def _validate(tables: dict[str, pa.Table], read: int, *only: str) -> object:
                            derivation_key="k", primary_table="conversations")
 
 
-def test_real_output_passes(slice_run: LocalRun) -> None:
+def test_real_output_passes(slice_run: RecipeRun) -> None:
     report = _validate(slice_run.tables, slice_run.read)
     assert report.summary["success"] and not report.quarantined
 
 
-def test_a_broken_conversation_is_quarantined(slice_run: LocalRun) -> None:
+def test_a_broken_conversation_is_quarantined(slice_run: RecipeRun) -> None:
     conv = slice_run.tables["conversations"]
     bump = pa.array([1] + [0] * (conv.num_rows - 1))
     broken = conv.set_column(conv.schema.get_field_index("keywords_num"), "keywords_num",
@@ -37,7 +37,7 @@ def test_a_broken_conversation_is_quarantined(slice_run: LocalRun) -> None:
     assert record.step == "validate:conversations" and "keywords_num" in record.message
 
 
-def test_duplicate_graph_edges_stop_the_publish(slice_run: LocalRun) -> None:
+def test_duplicate_graph_edges_stop_the_publish(slice_run: RecipeRun) -> None:
     graph = slice_run.tables["graph"]
     with pytest.raises(ValidationGateError, match="compound_columns_to_be_unique"):
         _validate({"graph": pa.concat_tables([graph, graph.slice(0, 1)])}, slice_run.read,

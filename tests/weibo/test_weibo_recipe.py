@@ -7,12 +7,13 @@ from collections import Counter
 from pathlib import Path
 
 from corpusforge.schemas.weibo import SPLITS, WEIBO_TABLE_SCHEMAS
+from corpusforge.testkit import RecipeRun
 from tests.weibo.conftest import SLICE, slice_config
-from tests.weibo.support import LocalRun, run_local
+from tests.weibo.support import run_local
 
 
-def test_tables_and_accounting(slice_run: LocalRun) -> None:
-    t = slice_run.tables
+def test_tables_and_accounting(slice_run: RecipeRun) -> None:
+    t = slice_run.published
     assert {n: t[n].schema for n in WEIBO_TABLE_SCHEMAS} == WEIBO_TABLE_SCHEMAS
     q = t["quarantine"].to_pylist()
     # read = kept + filtered, each filtered conversation with its reason
@@ -24,7 +25,7 @@ def test_tables_and_accounting(slice_run: LocalRun) -> None:
     assert kept.isdisjoint(r["row_id"] for r in q)
 
 
-def test_kept_conversations_meet_the_filter(slice_run: LocalRun) -> None:
+def test_kept_conversations_meet_the_filter(slice_run: RecipeRun) -> None:
     vocab = set(slice_run.tables["vocabulary"].column("keyword").to_pylist())
     for c in slice_run.tables["conversations"].to_pylist():
         distinct = {k for utt in c["keywords"] for k in utt}
@@ -35,8 +36,8 @@ def test_kept_conversations_meet_the_filter(slice_run: LocalRun) -> None:
             assert words == "".join(text.split())  # tokens cover the text exactly
 
 
-def test_vocabulary_counts_are_the_corpus_counts(slice_run: LocalRun) -> None:
-    rows = slice_run.rows  # every conversation read, kept or filtered
+def test_vocabulary_counts_are_the_corpus_counts(slice_run: RecipeRun) -> None:
+    rows = slice_run.prepared  # every conversation read, kept or filtered
     counted: Counter[str] = Counter()
     for r in rows:
         if r["kind"] == "conversation":
@@ -55,7 +56,7 @@ def test_vocabulary_counts_are_the_corpus_counts(slice_run: LocalRun) -> None:
     assert all(v["kept_count"] == kept[v["keyword"]] for v in vocab)
 
 
-def test_instances_negatives_come_from_the_same_split(slice_run: LocalRun) -> None:
+def test_instances_negatives_come_from_the_same_split(slice_run: RecipeRun) -> None:
     conv = {c["row_id"]: c for c in slice_run.tables["conversations"].to_pylist()}
     by_split: dict[str, set[str]] = {}
     for c in conv.values():
@@ -77,7 +78,7 @@ def test_instances_negatives_come_from_the_same_split(slice_run: LocalRun) -> No
     assert len(instances) == expected
 
 
-def test_graph_is_the_instances_edges(slice_run: LocalRun) -> None:
+def test_graph_is_the_instances_edges(slice_run: RecipeRun) -> None:
     edges: Counter[tuple[str, str, str]] = Counter()
     for inst in slice_run.tables["instances"].to_pylist():
         for a in inst["context"]:
@@ -88,23 +89,23 @@ def test_graph_is_the_instances_edges(slice_run: LocalRun) -> None:
     assert graph == dict(edges)
 
 
-def test_report_and_card(slice_run: LocalRun) -> None:
-    report = slice_run.recipe.report(slice_run.tables, slice_run.config)
+def test_report_and_card(slice_run: RecipeRun) -> None:
+    report = slice_run.recipe.report(slice_run.published, slice_run.config)
     ov = report["reference_overlap"]
     vocab = slice_run.tables["vocabulary"].to_pylist()
     assert ov["shared"] == sum(v["in_reference"] for v in vocab) > 0
     assert ov["reference"] == 1753
     assert report["conversations"]["kept"] == slice_run.tables["conversations"].num_rows
     assert report["segmenter"]["name"] == "jieba"
-    card = slice_run.recipe.card_section({}, slice_run.config, slice_run.tables)
+    card = slice_run.recipe.card_section({}, slice_run.config, slice_run.published)
     assert "Tagger used: jieba" in card and "smoothness proxy" in card
     assert f"{ov['shared']:,} of our {ov['ours']:,}" in card
 
 
-def test_rerun_is_identical(slice_run: LocalRun, slice_dir: Path) -> None:
+def test_rerun_is_identical(slice_run: RecipeRun, slice_dir: Path) -> None:
     """prepare's rows enter the derivation key: a rerun (here from the segmentation cache)
     must produce the same rows, or a resumed run would never find its shards."""
     again = run_local(slice_config(slice_dir))
     assert again.recipe.stage is not None
     assert again.recipe.stage.stats["cached_chunks"] == again.recipe.stage.stats["chunks"]
-    assert again.rows == slice_run.rows
+    assert again.prepared == slice_run.prepared

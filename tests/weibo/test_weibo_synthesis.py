@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from corpusforge.tasks.weibo.synthesis import BASELINE, GUIDED
-from tests.weibo.support import LocalRun
+from corpusforge.testkit import RecipeRun
 
 
-def _graph(run: LocalRun) -> dict[str, set[str]]:
+def _graph(run: RecipeRun) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for e in run.tables["graph"].to_pylist():
         if e["split"] == "train":
@@ -14,7 +14,7 @@ def _graph(run: LocalRun) -> dict[str, set[str]]:
     return out
 
 
-def test_agent_keywords_get_strictly_closer_and_follow_the_graph(slice_run: LocalRun) -> None:
+def test_agent_keywords_get_strictly_closer_and_follow_the_graph(slice_run: RecipeRun) -> None:
     graph = _graph(slice_run)
     vocab = set(slice_run.tables["vocabulary"].column("keyword").to_pylist())
     played = [s for s in slice_run.tables["synthesized"].to_pylist() if s["agent"] == GUIDED]
@@ -39,7 +39,7 @@ def test_agent_keywords_get_strictly_closer_and_follow_the_graph(slice_run: Loca
     assert "graph" in choices
 
 
-def test_success_turns_and_limit(slice_run: LocalRun) -> None:
+def test_success_turns_and_limit(slice_run: RecipeRun) -> None:
     limit = slice_run.config.synthesis.max_turns
     for s in slice_run.tables["synthesized"].to_pylist():
         last_two = s["turns"][-2:]
@@ -53,7 +53,7 @@ def test_success_turns_and_limit(slice_run: LocalRun) -> None:
         assert len(set(texts)) == len(texts)  # no retrieved utterance used twice
 
 
-def test_guidance_beats_the_target_blind_baseline(slice_run: LocalRun) -> None:
+def test_guidance_beats_the_target_blind_baseline(slice_run: RecipeRun) -> None:
     rows = slice_run.tables["synthesized"].to_pylist()
     guided = [s for s in rows if s["agent"] == GUIDED]
     baseline = [s for s in rows if s["agent"] == BASELINE]
