@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from corpusforge.flows import cli_common
 from corpusforge.flows.cli import app
 from corpusforge.flows.cli_common import EngineAsk, build_config
+from corpusforge.registry import CORPORA as REGISTERED
 
 
 def test_a_same_kind_engine_block_in_the_file_is_merged(tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ def test_an_openai_engine_takes_its_model_from_the_file_or_the_command_line(
         build_config(file, engine=EngineAsk("tgi"))
 
 
-CORPORA = ["ada", "weibo", "trace", "apps"]
+CORPORA = sorted(REGISTERED)  # every registered corpus
 
 
 def _config_handed_to_flow(corpus: str, file_config: dict[str, Any], cli_args: list[str],

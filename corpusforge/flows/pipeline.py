@@ -61,7 +61,7 @@ from corpusforge.tasks.shard import (
     quarantine_table,
 )
 from corpusforge.tasks.steps import template_versions
-from corpusforge.tasks.validate import validate_tables
+from corpusforge.tasks.validate import drop_orphans, validate_tables
 
 STATE_DIR = ".corpusforge"
 # Ray's errors for a task whose worker process died (a signal, the OOM killer, a lost node).
@@ -241,7 +241,7 @@ def _finish(recipe: Recipe[Any], config: CorpusConfig, plan: RunPlan, store: Sha
                              already_quarantined=quarantine.num_rows,
                              derivation_key=plan.derivation_key,
                              primary_table=recipe.primary_table)
-    kept = _drop_orphans(report.tables, recipe.primary_table)
+    kept = drop_orphans(report.tables, recipe.primary_table)
     quarantine = pa.concat_tables([quarantine, quarantine_table(report.quarantined)])
     timings["validate"] = time.perf_counter() - t_validate
     counts = _counts(plan, kept, quarantine, recipe.primary_table)
@@ -308,17 +308,6 @@ def _card_counts(counts: Counts, stats: list[dict[str, Any]]) -> dict[str, Any]:
             for step, n in shard.get(field_name, {}).items():
                 total[step] = total.get(step, 0) + n
     return {**counts.model_dump(), **summed}
-
-
-def _drop_orphans(tables: dict[str, pa.Table], primary: str) -> dict[str, pa.Table]:
-    """Rows derived from a primary row that validation quarantined go with it."""
-    keep_ids = pa.array(sorted(set(tables[primary].column("row_id").to_pylist())), pa.string())
-    out = {}
-    for name, table in tables.items():
-        if name != primary and "row_id" in table.column_names:
-            table = table.filter(pa.compute.is_in(table.column("row_id"), value_set=keep_ids))
-        out[name] = table
-    return out
 
 
 def _counts(plan: RunPlan, kept: dict[str, pa.Table], quarantine: pa.Table,

@@ -46,15 +46,16 @@ class AdaConfig(CorpusConfig):
 
     corpus: Literal["ada"] = "ada"
     input_path: str
-    data_root: str = "."
+    data_root: str = Field(default=".", description="where a relative input path is found")
     # "oversample" is the baseline: the same counting rule, duplicating the two sentences
     # instead of concatenating them.
-    method: Method = "ada"
-    alpha: float = Field(default=0.05, ge=0.0)
-    beta: float = Field(default=0.5, ge=0.0)
+    method: Method = Field(default="ada", description="ada (concatenate pairs) or oversample "
+                           "(the baseline)")
+    alpha: float = Field(default=0.05, ge=0.0, description="rank decay")
+    beta: float = Field(default=0.5, ge=0.0, description="target floor")
     rounds: float = Field(default=1.0, gt=0.0, description="R: targets scale with R * n_max")
-    max_passes: int = Field(default=20, ge=1)
-    max_tries: int = Field(default=1000, ge=1)
+    max_passes: int = Field(default=20, ge=1, description="augmentation passes at most")
+    max_tries: int = Field(default=1000, ge=1, description="pair draws per target at most")
     # Category names appended to the input for the category prior; None = the 13 ASQP
     # restaurant categories when the data uses only those, else the data's own, sorted.
     prior_categories: tuple[str, ...] | None = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpusforge.schemas.expectations.spec import Expectation, ExpectationSuiteSpec
 from corpusforge.schemas.quarantine import QuarantineRecord
@@ -257,3 +258,12 @@ def _default(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return str(value)
+
+
+def drop_orphans(tables: dict[str, pa.Table], primary: str) -> dict[str, pa.Table]:
+    """Rows derived from a primary row that validation quarantined go with it: each table
+    with a `row_id` keeps only the ids the primary table still holds."""
+    keep = pa.array(sorted(set(tables[primary].column("row_id").to_pylist())), pa.string())
+    return {name: table if name == primary or "row_id" not in table.column_names
+            else table.filter(pc.is_in(table.column("row_id"), value_set=keep))
+            for name, table in tables.items()}

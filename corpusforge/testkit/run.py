@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.quarantine import QuarantineRecord
@@ -27,7 +26,7 @@ from corpusforge.tasks.recipe import Recipe
 from corpusforge.tasks.runner import RowOutcome, RowRunner, ShardOutcome, run_rows, summarise
 from corpusforge.tasks.shard import QUARANTINE_TABLE, quarantine_table, records_to_tables
 from corpusforge.tasks.steps import Row, Step
-from corpusforge.tasks.validate import ValidationReport, validate_tables
+from corpusforge.tasks.validate import ValidationReport, drop_orphans, validate_tables
 
 Engines = Engine | Mapping[str, Engine] | None
 TEST_KEY = "testkit"  # the derivation key quarantine records carry outside a recipe run
@@ -100,7 +99,7 @@ def run_recipe(recipe: Recipe[Any], config: CorpusConfig, engines: Engines = Non
             read_count=run.read, already_quarantined=len(quarantined),
             max_reject_fraction=config.max_reject_fraction,
             derivation_key=plan.derivation_key)
-        run.tables = without_orphans(run.report.tables, recipe.primary_table)
+        run.tables = drop_orphans(run.report.tables, recipe.primary_table)
     return run
 
 
@@ -125,15 +124,6 @@ def engine_concurrency(engines: Engines) -> int:
         return 1
     pool = list(engines.values()) if isinstance(engines, Mapping) else [engines]
     return min((e.capabilities().max_concurrency for e in pool), default=1)
-
-
-def without_orphans(tables: dict[str, pa.Table], primary: str) -> dict[str, pa.Table]:
-    """Rows of the derived tables whose primary row is gone go with it (the flow does the
-    same before it publishes)."""
-    keep = pa.array(sorted(set(tables[primary].column("row_id").to_pylist())), pa.string())
-    return {name: table if name == primary or "row_id" not in table.column_names
-            else table.filter(pc.is_in(table.column("row_id"), value_set=keep))
-            for name, table in tables.items()}
 
 
 def _runner(steps: Sequence[Step], engines: Engines, run_seed: int,

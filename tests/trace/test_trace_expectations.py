@@ -63,3 +63,16 @@ def test_card_section_reports_the_funnel() -> None:
     assert "| responses with every constraint at 10 (sft) | 12 |" in md
     assert "| IOPO edits tried (x1 accepted) | n/a |" in md
     assert "trace.judge_y1_x1 2" in md
+
+
+def test_an_evaluation_nobody_could_judge_is_still_reported() -> None:
+    """Every item quarantined by the judge: the summary (unjudged = n) is published."""
+    from corpusforge.schemas.expectations.trace import TRACE_EVAL_EXPECTATIONS
+    from corpusforge.schemas.trace import TRACE_EVAL_TABLE_SCHEMAS
+
+    tables = {n: s.empty_table() for n, s in TRACE_EVAL_TABLE_SCHEMAS.items()}
+    report = validate.validate_tables(tables, TRACE_EVAL_EXPECTATIONS, read_count=3,
+                                      max_reject_fraction=1.0,
+                                      already_quarantined=3, derivation_key="k",
+                                      primary_table="trace_eval")
+    assert report.tables["trace_eval"].num_rows == 0
