@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO
-
-BIN = Path(sys.executable).parent
+from tests.integration.support import BIN, REPO
+from tests.probe_corpus import environment
 
 
 def test_represent_on_an_openai_engine_fails_at_plan_time(tmp_path: Path) -> None:
-    env = {**os.environ, "CORPUSFORGE_CORPORA": "probe=tests.probe_corpus.corpus",
-           "PYTHONPATH": str(REPO), "CORPUSFORGE_HOME": str(tmp_path / "home")}
+    env = environment({**os.environ, "CORPUSFORGE_HOME": str(tmp_path / "home")})
     out = tmp_path / "out"
     proc = subprocess.run(
         [str(BIN / "corpusforge"), "run", "probe", "--out", str(out), "--limit", "2",

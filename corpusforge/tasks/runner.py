@@ -211,6 +211,14 @@ def _raw_text(result: EngineResult) -> str:
     return result.model_dump_json(exclude={"usage", "cached", "latency_s"})[:2000]
 
 
+def engine_concurrency(engines: Engines | Engine | None) -> int:
+    """Rows in flight in a shard: what the least concurrent engine takes (1 without one)."""
+    if engines is None:
+        return 1
+    pool = list(engines.values()) if isinstance(engines, Mapping) else [engines]
+    return min((e.capabilities().max_concurrency for e in pool), default=1)
+
+
 def run_rows(rows: Sequence[Row], runner: RowRunner, *, concurrency: int = 1,
              on_row_done: Callable[[RowOutcome], None] | None = None) -> ShardOutcome:
     """Run a shard's rows (in parallel up to `concurrency`), keeping input order."""

@@ -25,7 +25,7 @@ from corpusforge.tasks.engines.cached import CachedEngine
 from corpusforge.tasks.engines.registry import get_engine
 from corpusforge.tasks.plan import Shard
 from corpusforge.tasks.recipe import Recipe
-from corpusforge.tasks.runner import RowRunner, run_rows
+from corpusforge.tasks.runner import RowRunner, engine_concurrency, run_rows
 
 QUARANTINE_TABLE = "quarantine"
 log = logging.getLogger("corpusforge.shard")
@@ -89,9 +89,7 @@ def _execute(ctx: ShardContext, shard: Shard) -> dict[str, Any]:
     runner = RowRunner(steps, engines, run_seed=ctx.config.seed,
                        max_parse_attempts=ctx.config.max_parse_attempts,
                        derivation_key=ctx.derivation_key)
-    # Rows run in parallel up to what the least concurrent engine takes.
-    concurrency = min((e.capabilities().max_concurrency for e in engines.values()), default=1)
-    outcome = run_rows(shard.rows, runner, concurrency=concurrency)
+    outcome = run_rows(shard.rows, runner, concurrency=engine_concurrency(engines))
     tables = records_to_tables(ctx.recipe, ctx.recipe.project(outcome.rows, ctx.config))
     tables[QUARANTINE_TABLE] = quarantine_table(outcome.quarantined)
     models = {role: e.model_id for role, e in engines.items()}

@@ -23,7 +23,14 @@ from corpusforge.schemas.quarantine import QuarantineRecord
 from corpusforge.tasks.engines.protocol import Engine
 from corpusforge.tasks.plan import RunPlan, plan_run
 from corpusforge.tasks.recipe import Recipe
-from corpusforge.tasks.runner import RowOutcome, RowRunner, ShardOutcome, run_rows, summarise
+from corpusforge.tasks.runner import (
+    RowOutcome,
+    RowRunner,
+    ShardOutcome,
+    engine_concurrency,
+    run_rows,
+    summarise,
+)
 from corpusforge.tasks.shard import QUARANTINE_TABLE, quarantine_table, records_to_tables
 from corpusforge.tasks.steps import Row, Step
 from corpusforge.tasks.validate import ValidationReport, drop_orphans, validate_tables
@@ -116,14 +123,6 @@ def run_row(steps: Sequence[Step], row: Row, engines: Engines = None, *, run_see
     """One row through `steps` by the shard runner: the row, or its quarantine record,
     with the requests, cache hits and parse retries it took."""
     return _runner(steps, engines, run_seed, max_parse_attempts).run(row)
-
-
-def engine_concurrency(engines: Engines) -> int:
-    """Rows in flight, as a shard task runs them: what the least concurrent engine takes."""
-    if engines is None:
-        return 1
-    pool = list(engines.values()) if isinstance(engines, Mapping) else [engines]
-    return min((e.capabilities().max_concurrency for e in pool), default=1)
 
 
 def _runner(steps: Sequence[Step], engines: Engines, run_seed: int,

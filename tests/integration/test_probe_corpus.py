@@ -8,7 +8,6 @@ Real parts: the CLI, llama.cpp with the packaged models, Ray workers, a Prefect 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import datasets
@@ -16,24 +15,19 @@ import polars as pl
 import pytest
 
 from corpusforge.storage.publish import latest_path
-from tests.integration.support import BIN, REPO, cli_env, run
+from tests.integration.support import BIN, cli_env, run
+from tests.probe_corpus import environment
 
 pytestmark = pytest.mark.integration
 ROWS = 3
 SMOLLM2_WIDTH = 576  # n_embd of SmolLM2-135M
 
 
-def probe_env(prefect_server: str, home: Path) -> dict[str, str]:
-    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    return cli_env(prefect_server, home, CORPUSFORGE_CORPORA="probe=tests.probe_corpus.corpus",
-                   PYTHONPATH=pythonpath)
-
-
 def test_score_represent_and_a_second_role_publish(prefect_server: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run([str(BIN / "corpusforge"), "run", "probe", "--out", str(out), "--limit", str(ROWS),
          "--writer-model", "gemma3-270m", "--explain-tokens", "24", "--no-progress"],
-        probe_env(prefect_server, tmp_path / "home"))
+        environment(cli_env(prefect_server, tmp_path / "home")))
     version = latest_path(out, "probe")
     assert version is not None
     manifest = json.loads((version / "manifest.json").read_text())
