@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -12,13 +13,18 @@ from corpusforge.schemas.engine_io import LlamaCppEngineConfig, OpenAIEngineConf
 from corpusforge.tasks.apps.recipe import AppsRecipe
 from corpusforge.tasks.plan import (
     MAX_WAITING_TASKS,
+    RunPlan,
     Shard,
     TaskSlots,
     auto_shard_size,
     plan_run,
+    plan_shards,
     task_slots,
 )
 from corpusforge.tasks.recipe import InputBatch, Recipe
+from corpusforge.tasks.shard import read_shard
+from corpusforge.tasks.stage_work import StageWork, stage_work
+from corpusforge.tasks.stages import INPUTS
 from corpusforge.tasks.steps import MapStep, Row, Step
 from corpusforge.tasks.trace.recipe import TraceRecipe
 
@@ -61,31 +67,49 @@ def test_auto_shard_size(rows: int, size: int) -> None:
     assert auto_shard_size(rows) == size
 
 
-def test_same_inputs_and_config_give_the_same_identity_and_shards() -> None:
+def _planned(recipe: Recipe, config: Config, root: Path) -> tuple[RunPlan, StageWork]:
+    """The plan and its one map stage, resolved as the flow resolves it."""
+    plan = plan_run(recipe, config, root)
+    stores = {INPUTS: plan.inputs_dir}
+    return plan, stage_work(recipe, config, plan, plan.stages[0], stores, cache_dir=root)
+
+
+def test_same_inputs_and_config_give_the_same_identity_and_shards(tmp_path: Path) -> None:
     config = Config(texts=tuple(f"t{i}" for i in range(40)))
-    a, b = plan_run(Toy(), config), plan_run(Toy(), config)
-    assert a.derivation_key == b.derivation_key and a.work_key == b.work_key
-    assert [s.shard_id for s in a.shards] == [f"s{i:05d}" for i in range(14)]
-    assert sum(len(s.rows) for s in a.shards) == 40
-    assert a.input_ids == {f"r{i}" for i in range(40)}
+    (a, wa), (b, wb) = _planned(Toy(), config, tmp_path), _planned(Toy(), config, tmp_path)
+    assert a.derivation_key == b.derivation_key and wa.store.root == wb.store.root
+    assert [s.shard_id for s in wa.shards] == [f"s{i:05d}" for i in range(14)]
+    assert sum(s.size for s in wa.shards) == 40
+    rows = [r for s in wa.shards for r in read_shard(s)]
+    assert [r["row_id"] for r in rows] == [f"r{i}" for i in range(40)]
+    assert a.batch.rows == [] and a.batch.read == 40  # the driver keeps counts, not rows
 
 
-def test_what_is_computed_changes_the_key_and_speed_settings_do_not() -> None:
+def test_what_is_computed_changes_the_key_and_speed_settings_do_not(tmp_path: Path) -> None:
     base = Config(texts=("a", "b"))
-    key = plan_run(Toy(), base).derivation_key
-    assert plan_run(Toy(), base.model_copy(update={"seed": 1})).derivation_key != key
-    assert plan_run(Toy(), Config(texts=("a", "c"))).derivation_key != key
-    resplit = plan_run(Toy(), base.model_copy(update={"shard_size": 2}))
+    plan, work = _planned(Toy(), base, tmp_path)
+    key = plan.derivation_key
+    assert plan_run(Toy(), base.model_copy(update={"seed": 1}), tmp_path).derivation_key != key
+    assert plan_run(Toy(), Config(texts=("a", "c")), tmp_path).derivation_key != key
+    resplit, rework = _planned(Toy(), base.model_copy(update={"shard_size": 2}), tmp_path)
     assert resplit.derivation_key == key  # same output, other split: same dataset identity
+    assert resplit.stages[0].key == plan.stages[0].key
     # ... but other shards, which must not be mistaken for the committed ones
-    assert resplit.work_key != plan_run(Toy(), base).work_key and len(resplit.shards) == 1
+    assert rework.store.root != work.store.root and len(rework.shards) == 1
 
 
-def test_a_recipe_that_reads_past_the_limit_is_caught() -> None:
+def test_a_recipe_that_reads_past_the_limit_is_caught(tmp_path: Path) -> None:
     recipe = Toy()
     recipe.overread = True
     with pytest.raises(ValueError, match="past --limit"):
-        plan_run(recipe, Config(texts=("a", "b", "c"), limit=2))
+        plan_run(recipe, Config(texts=("a", "b", "c"), limit=2), tmp_path)
+
+
+def test_slices_of_a_stream_cross_its_parts() -> None:
+    shards = plan_shards([("p0", 3), ("p1", 0), ("p2", 4)], 2)
+    assert [s.parts for s in shards] == [
+        (("p0", 0, 2),), (("p0", 2, 3), ("p2", 0, 1)), (("p2", 1, 3),), (("p2", 3, 4),)]
+    assert plan_shards([], 5) == []
 
 
 def test_auto_shard_size_keeps_a_batching_engine_busy() -> None:
@@ -96,8 +120,7 @@ def test_auto_shard_size_keeps_a_batching_engine_busy() -> None:
 
 
 def _shards(sizes: list[int]) -> list[Shard]:
-    return [Shard(f"s{i:05d}", [{"row_id": f"r{i}-{j}"} for j in range(n)])
-            for i, n in enumerate(sizes)]
+    return [Shard(f"s{i:05d}", ((f"part-{i}", 0, n),)) for i, n in enumerate(sizes)]
 
 
 def test_vllm_shard_tasks_share_a_cpu_and_are_bounded_by_the_replicas_batch() -> None:
@@ -134,12 +157,12 @@ def test_an_openai_server_of_known_batch_width_is_filled_like_vllm() -> None:
                                                               _shards([64, 64, 61]), 1)
 
 
-def test_the_server_batch_width_does_not_change_a_runs_identity() -> None:
+def test_the_server_batch_width_does_not_change_a_runs_identity(tmp_path: Path) -> None:
     # It only schedules tasks: a rerun that sets it keeps the finished shards and cache.
     plain = Config(texts=("a", "b"), engine=OpenAIEngineConfig(model="m"))
     wide = plain.model_copy(update={"engine": OpenAIEngineConfig(model="m", server_batch=256)})
-    assert plan_run(Toy(), wide).derivation_key == plan_run(Toy(), plain).derivation_key
-    assert plan_run(Toy(), wide).work_key == plan_run(Toy(), plain).work_key
+    (p1, w1), (p2, w2) = _planned(Toy(), wide, tmp_path), _planned(Toy(), plain, tmp_path)
+    assert p1.derivation_key == p2.derivation_key and w1.store.root == w2.store.root
 
 
 def test_a_recipe_with_cpu_bound_steps_keeps_a_cpu_per_task_even_on_vllm() -> None:

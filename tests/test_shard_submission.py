@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.testing.utilities import prefect_test_harness
 
 from corpusforge.flows.pipeline import _submitted
 from corpusforge.schemas.corpus import CorpusConfig
+from corpusforge.storage.rows import encode_rows
 from corpusforge.storage.shards import ShardStore
 from corpusforge.tasks.plan import Shard, TaskSlots
 from corpusforge.tasks.recipe import InputBatch, Recipe
@@ -73,7 +75,9 @@ class Window(Recipe):
 
 
 def test_at_most_in_flight_shards_run_at_once_and_all_are_committed(tmp_path: Path) -> None:
-    shards = [Shard(f"s{i:05d}", [{"row_id": f"r{i}"}]) for i in range(7)]
+    part = tmp_path / "part-00000.parquet"
+    pq.write_table(encode_rows([{"row_id": f"r{i}"} for i in range(7)]), part)
+    shards = [Shard(f"s{i:05d}", ((str(part), i, i + 1),)) for i in range(7)]
     ctx = ShardContext(recipe=Window(), config=Config(), derivation_key="k",
                        work_dir=str(tmp_path / "work"), cache_dir=str(tmp_path / "cache"))
 

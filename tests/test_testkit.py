@@ -5,6 +5,7 @@ validation) on a toy recipe with a generate, a score and a represent step."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -18,7 +19,8 @@ from corpusforge.tasks.contract import StepContractError
 from corpusforge.tasks.engines.errors import FatalEngineError, UnsupportedOperation
 from corpusforge.tasks.engines.protocol import Engine
 from corpusforge.tasks.recipe import InputBatch, Recipe
-from corpusforge.tasks.runner import derive_seed
+from corpusforge.tasks.runner import derive_seed, engine_concurrency
+from corpusforge.tasks.stages import GlobalStage, MapStage, Stage, StageInput, StageOutput
 from corpusforge.tasks.steps import (
     GenerateStep,
     ParseError,
@@ -26,11 +28,9 @@ from corpusforge.tasks.steps import (
     Row,
     RowRejected,
     ScoreStep,
-    Step,
 )
 from corpusforge.tasks.validate import ValidationGateError
 from corpusforge.testkit import FakeEngine, run_recipe, run_row, run_steps
-from corpusforge.testkit.run import engine_concurrency
 
 
 def _chat(text: str = "hi", n: int = 1) -> eio.GenerateRequest:
@@ -254,18 +254,23 @@ class Kit(Recipe[KitConfig]):
         return InputBatch(rows=[{"row_id": f"r{i}", "text": t} for i, t in enumerate(texts)],
                           quarantined=bad, read=len(texts) + len(bad))
 
-    def prepare(self, batch: InputBatch, config: KitConfig) -> InputBatch:
-        rows = [{**r, "length": len(r["text"])} for r in batch.rows]
-        return InputBatch(rows=rows, quarantined=batch.quarantined, read=batch.read)
-
-    def steps(self, config: KitConfig) -> list[Step]:
+    def stages(self, config: KitConfig) -> list[Stage]:
         judge = Judge()
         judge.engine_role = config.judge_role
-        return [Write(), judge, Embed()]
+        return [Measure("measure"), MapStage("answer", [Write(), judge, Embed()],
+                                             project=partial(self.project, config=config))]
 
     def project(self, rows: list[Row], config: KitConfig) -> dict[str, list[dict[str, Any]]]:
         return {"rows": [{k: r[k] for k in ROWS.names} for r in rows],
                 "verdicts": [{"row_id": r["row_id"], "best": r["best"]} for r in rows]}
+
+
+class Measure(GlobalStage):
+    """A whole-input stage before the map stage: every row passes with its length."""
+
+    def run(self, inputs: StageInput, out: StageOutput) -> None:
+        for row in inputs.rows():
+            out.emit({**row, "length": len(row["text"])})
 
 
 def _engines() -> dict[str, FakeEngine]:
@@ -276,7 +281,7 @@ def _engines() -> dict[str, FakeEngine]:
 def test_run_recipe_plans_runs_projects_and_validates() -> None:
     engines = _engines()
     run = run_recipe(Kit(), KitConfig(), engines)
-    assert run.read == 6 and [r["length"] for r in run.prepared] == [1, 2, 6, 0, 3]
+    assert run.read == 6 and [r["length"] for r in run.streams["measure"]] == [1, 2, 6, 0, 3]
     assert [(q.row_id, q.error_kind) for q in run.quarantined] == [
         ("bad:1", "bad_input"), ("r2", "rejected")]
     # r3's empty answer fails validation: it and its derived verdict are not kept
@@ -300,7 +305,8 @@ def test_run_recipe_plans_runs_projects_and_validates() -> None:
 def test_shards_project_to_the_same_tables_and_validate_false_stops_before() -> None:
     whole = run_recipe(Kit(), KitConfig(shard_size=5), _engines(), validate=False)
     sharded = run_recipe(Kit(), KitConfig(shard_size=2), _engines(), validate=False)
-    assert len(whole.plan.shards) == 1 and len(sharded.plan.shards) == 3
+    assert whole.shards == {"measure": 1, "answer": 1}
+    assert sharded.shards == {"measure": 1, "answer": 3}
     assert whole.report is None and whole.tables["rows"].num_rows == 4  # r3 still there
     for name in Kit.table_schemas:
         assert sharded.tables[name].equals(whole.tables[name]), name

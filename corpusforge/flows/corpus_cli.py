@@ -181,12 +181,12 @@ def merge(cfg: dict[str, Any], overlay: dict[str, Any]) -> None:
 
 def preflight(recipe_cls: type[Any], config: dict[str, Any]) -> object:
     """Validate the config, read the inputs and check roles and operations, in a second."""
-    from corpusforge.tasks.plan import check_steps
+    from corpusforge.tasks.plan import all_steps, check_roles
 
     recipe = recipe_cls()
     cfg = recipe.config_model.model_validate(config)
     batch = recipe.read_inputs(cfg)
-    check_steps(recipe, cfg, recipe.steps(cfg), [])
+    check_roles(cfg, all_steps(recipe.stages(cfg)))
     return batch
 
 

@@ -1,12 +1,14 @@
-"""The flow body every corpus shares: plan, map shards on Ray, validate, publish.
+"""The flow body every corpus shares: plan, run the stages on Ray, validate, publish.
 
 A corpus flow module calls `run_corpus(recipe, config, ...)` inside its @flow and has no
-logic of its own. Resume semantics: the work directory `<out>/.corpusforge/work/<dataset>/
-<work key>` holds the run's identity (run.json) and one committed directory per finished
-shard; a rerun of the same command with the same inputs and config skips those shards and
-reuses cached engine responses for the rest. Nothing is published until every shard is
-committed and the validation gate passed; publishing writes a new immutable version.
-Prefect's own result caching is off (NO_CACHE): the shard store is the one source of truth.
+logic of its own. Stages run in order: a map stage's shards as Prefect tasks on Ray, a
+global stage as one task. Resume semantics: under `<out>/.corpusforge/work/<dataset>/`
+the inputs and every stage have a store named by their key (tasks/plan.py), holding the
+stage's identity (run.json) and its committed units; a rerun of the same command skips
+every committed stage and shard and reuses cached engine responses for the rest. Nothing
+is published until every stage is committed and the validation gate passed; publishing
+writes a new immutable version. Prefect's own result caching is off (NO_CACHE): the stores
+are the one source of truth.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -47,21 +48,17 @@ from corpusforge.storage.card import CardMetadata, render_card
 from corpusforge.storage.datasets import configs_block
 from corpusforge.storage.manifest import Counts, EngineInfo, FingerprintInfo, Manifest, TokenUsage
 from corpusforge.storage.publish import publish_dataset
-from corpusforge.storage.shards import ShardStore
 from corpusforge.tasks.caveats import card_caveats, self_judging
+from corpusforge.tasks.collect import collect, stage_counts, stage_notes
 from corpusforge.tasks.contract import probe_engines
 from corpusforge.tasks.crash import explain
 from corpusforge.tasks.engines.registry import engine_session, instance_key
 from corpusforge.tasks.plan import RunPlan, Shard, TaskSlots, plan_run, slots_engine, task_slots
 from corpusforge.tasks.recipe import Recipe
-from corpusforge.tasks.shard import (
-    QUARANTINE_TABLE,
-    ShardContext,
-    execute_shard,
-    quarantine_table,
-)
-from corpusforge.tasks.steps import template_versions
-from corpusforge.tasks.validate import drop_orphans, validate_tables
+from corpusforge.tasks.shard import GLOBAL_UNIT, ShardContext, execute_global, execute_shard
+from corpusforge.tasks.stage_work import StageWork, stage_work
+from corpusforge.tasks.stages import INPUTS, MapStage
+from corpusforge.tasks.steps import engine_steps, template_versions
 
 STATE_DIR = ".corpusforge"
 # Ray's errors for a task whose worker process died (a signal, the OOM killer, a lost node).
@@ -89,6 +86,11 @@ class RunResult:
         return self.__dict__.copy()
 
 
+@task(name="run-global-stage", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def global_task(ctx: ShardContext) -> dict[str, Any]:
+    return execute_global(ctx)
+
+
 def run_corpus(recipe: Recipe[Any], config: CorpusConfig, out_dir: Path, *,
                cache_dir: Path | None = None, task_cpus: int = 1,
                progress: bool = False) -> RunResult:
@@ -98,8 +100,8 @@ def run_corpus(recipe: Recipe[Any], config: CorpusConfig, out_dir: Path, *,
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     dataset = config.dataset_name or recipe.name
-    plan = plan_run(recipe, config)
-    steps = recipe.steps(config)
+    plan = plan_run(recipe, config, out_dir / STATE_DIR / "work" / dataset)
+    steps = plan.steps
     probe_engines(steps, config)
     timings["plan"] = time.perf_counter() - t0
     for role, engine in plan.roles.items():
@@ -108,28 +110,32 @@ def run_corpus(recipe: Recipe[Any], config: CorpusConfig, out_dir: Path, *,
     if judged is not None:
         logger.warning("self-judged: %s run on the model that wrote what they judge (%s); "
                        "the card carries the caveat", ", ".join(judged[0]), judged[2])
-    work_dir = out_dir / STATE_DIR / "work" / dataset / plan.work_key
-    store = ShardStore(work_dir)
-    store.clean_stale()
-    store.begin_run({"derivation_key": plan.derivation_key, "identity": plan.identity,
-                     "shards": [s.shard_id for s in plan.shards]})
     cache_dir = Path(cache_dir) if cache_dir else out_dir / STATE_DIR / "cache"
-    ctx = ShardContext(recipe=recipe, config=config, derivation_key=plan.derivation_key,
-                       work_dir=str(work_dir), cache_dir=str(cache_dir), threads=task_cpus,
-                       roles=plan.roles)
-    done = set(store.done_ids())
-    pending = [s for s in plan.shards if s.shard_id not in done]
-    logger.info("%s: %d inputs read (%d bad), %d shards, %d already committed, key %s",
-                dataset, plan.batch.read, len(plan.batch.quarantined), len(plan.shards),
-                len(plan.shards) - len(pending), plan.derivation_key[:16])
-
-    slots = task_slots(slots_engine(plan.roles), pending, task_cpus,
-                       cpu_bound_steps=recipe.cpu_bound_steps)
-    logger.info("shard tasks reserve %g CPU each; %s submitted at once", slots.cpus,
-                slots.in_flight or "all")
-    timings.update(_run_shards(ctx, pending, slots, len(plan.shards), progress, dataset))
+    logger.info("%s: %d inputs read (%d bad), stages %s, key %s", dataset, plan.batch.read,
+                len(plan.batch.quarantined), [s.name for s in plan.stages],
+                plan.derivation_key[:16])
+    stores: dict[str, Path] = {INPUTS: plan.inputs_dir}
+    works: list[StageWork] = []
+    with contextlib.ExitStack() as sessions:
+        for sp in plan.stages:
+            work = stage_work(recipe, config, plan, sp, stores, cache_dir=cache_dir,
+                              threads=task_cpus)
+            works.append(work)
+            started = time.perf_counter()
+            if work.finished:
+                logger.info("stage %s: all %d units committed, skipped", sp.name,
+                            len(work.units))
+            elif work.is_map:
+                _map_stage(work, sessions, timings, task_cpus, progress, dataset, logger)
+            else:
+                logger.info("stage %s (global): running", sp.name)
+                with remote_options(num_cpus=sp.stage.cpus, max_retries=0):
+                    future = global_task.with_options(
+                        task_run_name=f"{sp.name}-{GLOBAL_UNIT}").submit(work.ctx)
+                _unit_result(work.ctx, GLOBAL_UNIT, future)
+            timings[f"stage:{sp.name}"] = time.perf_counter() - started
     t1 = time.perf_counter()
-    result = _finish(recipe, config, plan, store, out_dir, dataset, timings, t0)
+    result = _finish(recipe, config, plan, works, out_dir, dataset, timings, t0)
     timings["publish"] = time.perf_counter() - t1
     logger.info("published %s version %s at %s: %s", dataset, result.version, result.path,
                 json.dumps(result.tables))
@@ -137,37 +143,51 @@ def run_corpus(recipe: Recipe[Any], config: CorpusConfig, out_dir: Path, *,
     return result
 
 
-def _run_shards(ctx: ShardContext, pending: list[Shard], slots: TaskSlots, total: int,
-                progress: bool, dataset: str) -> dict[str, float]:
-    if not pending:
-        return {"shards": 0.0}
-    entered = time.perf_counter()
-    with contextlib.ExitStack() as sessions:
-        # Engine replicas that live for the run (vLLM) start here, before the first task:
-        # one session per distinct engine config among the roles.
-        distinct = {instance_key(e): e for e in ctx.roles.values()}
-        for key, engine in distinct.items():
-            log_dir = Path(ctx.work_dir) / "engine-logs"
-            sessions.enter_context(engine_session(
-                engine, log_dir if len(distinct) == 1 else log_dir / key[:8]))
-        timings = {"engine_start": time.perf_counter() - entered}
-        timings.update(_run_pending(ctx, pending, slots, total, progress, dataset))
-        return timings
+def _map_stage(work: StageWork, sessions: contextlib.ExitStack, timings: dict[str, float],
+               task_cpus: int, progress: bool, dataset: str, logger: Any) -> None:
+    """The pending shards of a map stage, as Prefect tasks on Ray. Engine replicas that
+    live for the run (vLLM) start before the first shard that calls them."""
+    pending = work.pending()
+    stage = work.plan.stage
+    assert isinstance(stage, MapStage)
+    logger.info("stage %s: %d shards, %d already committed", stage.name, len(work.shards),
+                len(work.shards) - len(pending))
+    if engine_steps(stage.steps) and "engine_start" not in timings:
+        entered = time.perf_counter()
+        _start_sessions(work.ctx, sessions)
+        timings["engine_start"] = time.perf_counter() - entered
+    slots = task_slots(slots_engine(work.ctx.roles) if engine_steps(stage.steps) else None,
+                       pending, task_cpus, cpu_bound_steps=work.ctx.recipe.cpu_bound_steps)
+    logger.info("shard tasks reserve %g CPU each; %s submitted at once", slots.cpus,
+                slots.in_flight or "all")
+    for name, seconds in _run_pending(work.ctx, pending, slots, len(work.shards), progress,
+                                      f"{dataset} {stage.name}").items():
+        timings[name] = timings.get(name, 0.0) + seconds if name == "shards" else \
+            timings.get(name, seconds)
+
+
+def _start_sessions(ctx: ShardContext, sessions: contextlib.ExitStack) -> None:
+    """One session per distinct engine config among the roles."""
+    distinct = {instance_key(e): e for e in ctx.roles.values()}
+    for key, engine in distinct.items():
+        log_dir = Path(ctx.work_dir).parent / "engine-logs"
+        sessions.enter_context(engine_session(
+            engine, log_dir if len(distinct) == 1 else log_dir / key[:8]))
 
 
 def _run_pending(ctx: ShardContext, pending: list[Shard], slots: TaskSlots, total: int,
-                 progress: bool, dataset: str) -> dict[str, float]:
+                 progress: bool, description: str) -> dict[str, float]:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     artifact_id = create_progress_artifact(progress=100.0 * (total - len(pending)) / total,
-                                           description=f"{dataset}: shards committed")
+                                           description=f"{description}: shards committed")
     bar = _progress_bar(progress)
     with bar:
-        bar_task = bar.add_task(f"{dataset} shards", total=total,
+        bar_task = bar.add_task(f"{description} shards", total=total,
                                 completed=total - len(pending))
         finished = total - len(pending)
         for shard_id, future in _submitted(ctx, pending, slots):
-            _shard_result(ctx, shard_id, future)  # a failed shard fails the flow here
+            _unit_result(ctx, shard_id, future)  # a failed shard fails the flow here
             finished += 1
             if "first_shard" not in timings:
                 timings["first_shard"] = time.perf_counter() - started
@@ -183,12 +203,14 @@ def _submitted(ctx: ShardContext, pending: list[Shard],
     at a time (all at once when None). The next shard is submitted after the caller took
     the finished one, so a failed shard stops submission."""
     shard_of: dict[int, str] = {}
+    # task runs named <stage>-<shard> in the Prefect UI
+    named = shard_task.with_options(task_run_name="{ctx.stage_name}-{shard.shard_id}")
 
     def submit(shard: Shard) -> PrefectFuture[dict[str, Any]]:
         # max_retries=0: Ray would rerun a task whose worker died, three times, to the same
         # native crash; Prefect's own retries (inside the worker) cover Python failures.
         with remote_options(num_cpus=slots.cpus, max_retries=0):
-            future = shard_task.submit(ctx, shard)
+            future = named.submit(ctx, shard)
         shard_of[id(future)] = shard.shard_id
         return future
 
@@ -206,9 +228,9 @@ def _submitted(ctx: ShardContext, pending: list[Shard],
         running.extend(submit(shard) for shard in islice(waiting, 1))
 
 
-def _shard_result(ctx: ShardContext, shard_id: str,
-                  future: PrefectFuture[dict[str, Any]]) -> dict[str, Any]:
-    """The shard's stats; a worker killed by a signal becomes one ShardCrashed message."""
+def _unit_result(ctx: ShardContext, shard_id: str,
+                 future: PrefectFuture[dict[str, Any]]) -> dict[str, Any]:
+    """The unit's stats; a worker killed by a signal becomes one ShardCrashed message."""
     try:
         return future.result()
     except WORKER_DIED as err:
@@ -229,31 +251,21 @@ def _progress_bar(enabled: bool) -> Progress:
                     disable=not enabled, transient=False)
 
 
-def _finish(recipe: Recipe[Any], config: CorpusConfig, plan: RunPlan, store: ShardStore,
+def _finish(recipe: Recipe[Any], config: CorpusConfig, plan: RunPlan, works: list[StageWork],
             out_dir: Path, dataset: str, timings: dict[str, float], t0: float) -> RunResult:
     t_validate = time.perf_counter()
-    tables = {name: store.read_table(name, schema)
-              for name, schema in recipe.table_schemas.items()}
-    shard_q = store.read_table(QUARANTINE_TABLE, quarantine_table([]).schema)
-    quarantine = pa.concat_tables([quarantine_table(plan.batch.quarantined), shard_q])
-    report = validate_tables(tables, recipe.expectations, read_count=plan.batch.read,
-                             max_reject_fraction=config.max_reject_fraction,
-                             already_quarantined=quarantine.num_rows,
-                             derivation_key=plan.derivation_key,
-                             primary_table=recipe.primary_table)
-    kept = drop_orphans(report.tables, recipe.primary_table)
-    quarantine = pa.concat_tables([quarantine, quarantine_table(report.quarantined)])
+    done = collect(recipe, config, plan, [Path(w.store.root) for w in works])
     timings["validate"] = time.perf_counter() - t_validate
-    counts = _counts(plan, kept, quarantine, recipe.primary_table)
-    stats = store.read_stats()
+    counts, stats = done.counts, done.stats
     usage = TokenUsage(
         prompt_tokens=sum(s["fresh_prompt_tokens"] for s in stats),
         completion_tokens=sum(s["fresh_completion_tokens"] for s in stats),
         requests=sum(s["requests"] for s in stats),
         cached_requests=sum(s["cache_hits"] for s in stats))
     timings["total"] = time.perf_counter() - t0
-    steps = recipe.steps(config)
+    steps = plan.steps
     models = _role_models(stats)
+    per_stage = stage_counts(stats)
     manifest = Manifest.build(
         config=config.model_dump(mode="json"), dataset=dataset,
         fingerprint=FingerprintInfo(**config.fingerprint()),
@@ -262,9 +274,13 @@ def _finish(recipe: Recipe[Any], config: CorpusConfig, plan: RunPlan, store: Sha
                  for role, engine in plan.roles.items()
                  for m in models.get(role) or [engine.model]],
         prompt_templates=template_versions(steps), schema_version=recipe.schema_version,
-        counts=counts, validation=report.summary,
+        counts=counts, stages=[{"name": w.plan.name, "kind": w.plan.stage.kind,
+                                "key": w.plan.key, "units": len(w.units),
+                                "counts": per_stage.get(w.plan.name, {})} for w in works],
+        validation=done.report.summary,
         timings_s={k: round(v, 3) for k, v in timings.items()}, token_usage=usage)
-    published = {**kept, QUARANTINE_TABLE: quarantine}
+    published = done.published
+    recipe.observe(stage_notes(stats))
     card_counts = _card_counts(counts, stats)
     card = render_card(
         CardMetadata(pretty_name=recipe.pretty_name or dataset, license=recipe.license,
@@ -280,15 +296,17 @@ def _finish(recipe: Recipe[Any], config: CorpusConfig, plan: RunPlan, store: Sha
                              {role: ", ".join(ms) for role, ms in models.items()}),
         step_yield=[(s.name, card_counts["steps_applied"].get(s.name, 0)) for s in steps])
     extra = recipe.extra_files(published, config)
-    extra["validation.json"] = json.dumps(report.summary, indent=2, ensure_ascii=False).encode()
+    extra["validation.json"] = json.dumps(done.report.summary, indent=2,
+                                          ensure_ascii=False).encode()
     path, version = publish_dataset(out_dir, dataset, published, card, manifest,
                                     extra_files=extra)
+    units = sum(len(w.units) for w in works)
     return RunResult(dataset=dataset, version=version, path=str(path),
                      counts=counts.model_dump(),
                      tables={n: t.num_rows for n, t in published.items()},
                      timings_s={k: round(v, 3) for k, v in timings.items()},
                      token_usage=usage.model_dump(),
-                     shards={"total": len(plan.shards), "committed": len(stats)})
+                     shards={"total": units, "committed": len(stats)})
 
 
 def _role_models(stats: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -308,36 +326,6 @@ def _card_counts(counts: Counts, stats: list[dict[str, Any]]) -> dict[str, Any]:
             for step, n in shard.get(field_name, {}).items():
                 total[step] = total.get(step, 0) + n
     return {**counts.model_dump(), **summed}
-
-
-def _counts(plan: RunPlan, kept: dict[str, pa.Table], quarantine: pa.Table,
-            primary: str) -> Counts:
-    """read = published + quarantined, counted for the inputs: a quarantine row stands for
-    an input when it is a bad input line or names a row that was read. Rows a recipe added
-    itself (ADA's pairs) or derived rows failing validation are reported by step only."""
-    steps = quarantine.column("step").to_pylist()
-    kinds = quarantine.column("error_kind").to_pylist()
-    row_ids = quarantine.column("row_id").to_pylist()
-    accounted: dict[str, str] = {}  # row id -> error kind, each input counted once
-    for step, kind, row_id in zip(steps, kinds, row_ids, strict=True):
-        derived_validation = step.startswith("validate:") and step != f"validate:{primary}"
-        if kind == "bad_input" or (row_id in plan.input_ids and not derived_validation):
-            accounted.setdefault(f"{kind}:{row_id}" if kind == "bad_input" else row_id, kind)
-    by_kind: dict[str, int] = {}
-    for kind in accounted.values():
-        by_kind[kind] = by_kind.get(kind, 0) + 1
-    by_step: dict[str, int] = {}
-    for step in steps:
-        by_step[step] = by_step.get(step, 0) + 1
-    counts = Counts(read=plan.batch.read, published=kept[primary].num_rows,
-                    quarantined=len(accounted), quarantined_by_kind=by_kind,
-                    quarantined_by_step=by_step,
-                    tables={n: t.num_rows for n, t in kept.items()} | {
-                        QUARANTINE_TABLE: quarantine.num_rows})
-    if not counts.reconciles:
-        raise RuntimeError(f"counts do not reconcile: read {counts.read} != published "
-                           f"{counts.published} + quarantined {counts.quarantined}")
-    return counts
 
 
 def _summary_artifacts(result: RunResult) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pyarrow as pa
+from pydantic import Field
 
 from corpusforge.schemas.base import StrictModel
 
@@ -12,6 +13,7 @@ ErrorKind = Literal[
     "bad_input",      # the input line itself is malformed (file and line in `source`)
     "parse",          # model output unparsable after the bounded retries
     "rejected",       # a corpus rule rejected the row (e.g. quality control), reason in message
+    "filtered",       # the method drops the row on purpose (a filter step), reason in message
     "validation",     # failed a row-level expectation before publishing
     "error",          # any other exception raised by a step on this row
 ]
@@ -25,6 +27,8 @@ class QuarantineRecord(StrictModel):
     source: str = ""       # file:line for input errors, the input snippet otherwise
     raw_output: str = ""   # the model text that failed to parse, if any
     derivation_key: str = ""
+    # The input rows this row descends from (lineage); [] for a bad input line.
+    input_ids: list[str] = Field(default_factory=list)
 
 
 QUARANTINE_SCHEMA = pa.schema([
@@ -35,4 +39,5 @@ QUARANTINE_SCHEMA = pa.schema([
     pa.field("source", pa.string(), nullable=False),
     pa.field("raw_output", pa.string(), nullable=False),
     pa.field("derivation_key", pa.string(), nullable=False),
+    pa.field("input_ids", pa.list_(pa.string()), nullable=False),
 ])

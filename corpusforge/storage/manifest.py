@@ -111,6 +111,8 @@ class Manifest(_Model):
     prompt_templates: dict[str, str] = {}  # template name -> content hash
     schema_version: int
     counts: Counts
+    # per stage, in order: name, kind, key and its own counts (tasks/collect.py)
+    stages: list[dict[str, Any]] = []
     validation: dict[str, Any] = {}  # tasks.validate summary
     timings_s: dict[str, float] = {}  # stage -> wall seconds
     token_usage: TokenUsage = Field(default_factory=TokenUsage)

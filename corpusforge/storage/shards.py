@@ -13,7 +13,8 @@ rewritten: committing it again is a no-op, so a retried or duplicated task is ha
 Layout::
 
     <root>/run.json
-    <root>/shards/<shard_id>/<table>.parquet
+    <root>/shards/<shard_id>/<table>.parquet          a table in one file
+    <root>/shards/<shard_id>/<table>/part-NNNNN.parquet   or in parts (a streamed stage)
     <root>/shards/<shard_id>/stats.json
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +71,7 @@ class ShardStore:
         committed = self.read_run_meta()
         meta = json.loads(json.dumps(meta))  # compared as stored: tuples become lists
         if committed is not None and self.done_ids():
-            for field in ("derivation_key", "identity", "shards"):
+            for field in sorted(set(meta) | set(committed)):
                 if committed.get(field) != meta.get(field):
                     raise RunIdentityError(
                         f"{self.root} holds {len(self.done_ids())} committed shards of another "
@@ -89,19 +91,29 @@ class ShardStore:
     # ------------------------------------------------------------ progress
     def commit(self, shard_id: str, tables: dict[str, pa.Table], stats: dict[str, Any]) -> bool:
         """Write the shard atomically. False if it was already committed (nothing written)."""
+        for name in tables:
+            check_name("table name", name)
+
+        def build(staging: Path) -> dict[str, Any]:
+            for name, table in tables.items():
+                pq.write_table(table, staging / f"{name}.parquet")
+            return stats
+
+        return self.commit_built(shard_id, build)
+
+    def commit_built(self, shard_id: str, build: Callable[[Path], dict[str, Any]]) -> bool:
+        """Commit what `build` writes into a staging directory (tables as files or part
+        directories) with the stats it returns, atomically. False if already committed."""
         target = self.shards_dir / check_name("shard id", shard_id)
         if target.exists():
             return False
-        for name in tables:
-            check_name("table name", name)
         self.shards_dir.mkdir(parents=True, exist_ok=True)
         staging = tmp_sibling(target)
         staging.mkdir()
         try:
-            for name, table in tables.items():
-                pq.write_table(table, staging / f"{name}.parquet")
+            stats = build(staging)
             (staging / STATS_FILE).write_text(
-                json.dumps(stats, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+                json.dumps(stats, ensure_ascii=False), encoding="utf-8")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -118,19 +130,30 @@ class ShardStore:
                if p.is_dir() and not p.name.startswith(TMP_PREFIX)]
         return sorted(ids, key=shard_sort_key)
 
+    def table_parts(self, name: str) -> list[Path]:
+        """The files of one table over committed shards, in shard then part order."""
+        check_name("table name", name)
+        out: list[Path] = []
+        for shard_id in self.done_ids():
+            single = self.shards_dir / shard_id / f"{name}.parquet"
+            if single.exists():
+                out.append(single)
+            else:
+                out.extend(sorted((self.shards_dir / shard_id / name).glob("part-*.parquet")))
+        return out
+
+    def iter_table(self, name: str, schema: pa.Schema | None = None) -> Iterator[pa.Table]:
+        """One table part by part, each cast to `schema` when given: a stage streams its
+        input this way instead of holding it whole."""
+        for path in self.table_parts(name):
+            part = pq.read_table(path)
+            yield part.select(schema.names).cast(schema) if schema is not None else part
+
     def read_table(self, name: str, schema: pa.Schema | None = None) -> pa.Table:
         """One table concatenated over committed shards in shard order. Shards without the
         table are skipped. With `schema`, each part is cast to it (columns in schema order),
         and no shards gives an empty table of that schema."""
-        check_name("table name", name)
-        parts = []
-        for shard_id in self.done_ids():
-            path = self.shards_dir / shard_id / f"{name}.parquet"
-            if path.exists():
-                part = pq.read_table(path)
-                if schema is not None:
-                    part = part.select(schema.names).cast(schema)
-                parts.append(part)
+        parts = list(self.iter_table(name, schema))
         if not parts:
             return schema.empty_table() if schema is not None else pa.table({})
         if schema is not None:

@@ -1,6 +1,10 @@
-"""What a corpus gives the platform. The generic flow (flows/pipeline.py) plans shards,
-runs the steps through the shard runner on Ray, validates and publishes; a corpus only says
-how to read its inputs, which steps to run, and how finished rows become output tables.
+"""What a corpus gives the platform. The generic flow (flows/pipeline.py) plans the run,
+runs its stages on Ray (map stages in shards through the shard runner, global stages as
+one task each: tasks/stages.py), validates and publishes; a corpus only says how to read
+its inputs, which stages to run, and how finished rows become output tables.
+
+A recipe of one map stage only gives `steps` and `project`; one of several stages
+overrides `stages`.
 
 A recipe is generic over its config model: the platform checks the config's type once
 when the plan is built, and every method receives the corpus's own config.
@@ -8,6 +12,7 @@ when the plan is built, and every method receives the corpus's own config.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,7 @@ import pyarrow as pa
 from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.expectations.spec import ExpectationSuiteSpec
 from corpusforge.schemas.quarantine import QuarantineRecord
+from corpusforge.tasks.stages import MapStage, Stage
 from corpusforge.tasks.steps import Row, Step
 
 
@@ -66,20 +72,23 @@ class Recipe(ABC, Generic[C]):
         """All input records, or the first `config.limit` of them (good or bad, in file
         order), so that a quick try accounts for exactly what it read."""
 
-    def prepare(self, batch: InputBatch, config: C) -> InputBatch:
-        """A whole-dataset stage that runs once in the driver, after reading and before
-        sharding (e.g. ADA's augmentation, which counts over every sentence). It must be
-        deterministic given the batch and config (use `config.seed`), and keep
-        `read` == len(rows) + len(quarantined) true for the primary table's accounting
-        (rows it adds carry a field that `project` sends to a derived table)."""
-        return batch
+    def stages(self, config: C) -> list[Stage]:
+        """The recipe's stages, in order; by default one map stage of `steps` over the
+        inputs, projected by `project`."""
+        return [MapStage("rows", self.steps(config),
+                         project=functools.partial(self.project, config=config))]
 
-    @abstractmethod
-    def steps(self, config: C) -> list[Step]: ...
+    def steps(self, config: C) -> list[Step]:
+        """The steps of a one-map-stage recipe."""
+        raise NotImplementedError(f"recipe {self.name!r} gives neither stages nor steps")
 
-    @abstractmethod
     def project(self, rows: list[Row], config: C) -> dict[str, list[dict[str, Any]]]:
         """Finished rows of one shard -> records of each published table."""
+        raise NotImplementedError(f"recipe {self.name!r} gives neither stages nor project")
+
+    def observe(self, notes: dict[str, dict[str, Any]]) -> None:
+        """What each global stage noted at run time (`StageOutput.note`), stage name ->
+        facts; called before `card_section` and `extra_files`."""
 
     def card_section(self, counts: dict[str, Any], config: C,
                      tables: dict[str, pa.Table]) -> str:

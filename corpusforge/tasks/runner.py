@@ -31,6 +31,7 @@ from typing import Any
 
 from corpusforge.schemas.corpus import DEFAULT_ROLE
 from corpusforge.schemas.engine_io import GenerateResult, Usage
+from corpusforge.schemas.lineage import LINEAGE, with_lineage
 from corpusforge.schemas.quarantine import ErrorKind, QuarantineRecord
 from corpusforge.tasks.contract import StepContractError, check_produces, check_requires
 from corpusforge.tasks.engines.cached import journal_tags
@@ -43,6 +44,7 @@ from corpusforge.tasks.steps import (
     MapStep,
     ParseError,
     Row,
+    RowFiltered,
     RowRejected,
     Step,
     engine_steps,
@@ -60,8 +62,14 @@ def derive_seed(run_seed: int, row_id: str, step: str, attempt: int) -> int:
 
 @dataclass
 class RowOutcome:
-    row: Row | None
-    quarantine: QuarantineRecord | None = None
+    """What became of one input row: the rows it ended as (one; several after a fan-out;
+    none when filtered or quarantined), and the records of those that did not make it."""
+
+    rows: list[Row] = field(default_factory=list)
+    lineage: list[dict[str, list[str]]] = field(default_factory=list)  # one per row
+    quarantined: list[QuarantineRecord] = field(default_factory=list)  # errors
+    filtered: list[QuarantineRecord] = field(default_factory=list)  # kind "filtered"
+    created: int = 0  # rows a fan-out added (children - parents that fanned out)
     usage: Usage = field(default_factory=Usage)
     fresh_usage: Usage = field(default_factory=Usage)  # tokens the engine really produced
     requests: int = 0
@@ -70,12 +78,28 @@ class RowOutcome:
     steps_applied: Counter[str] = field(default_factory=Counter)
     optional_failures: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def row(self) -> Row | None:
+        """The one row this input ended as (None if it did not make it)."""
+        if len(self.rows) > 1:
+            raise ValueError(f"the row fanned out into {len(self.rows)} rows: read .rows")
+        return self.rows[0] if self.rows else None
+
+    @property
+    def quarantine(self) -> QuarantineRecord | None:
+        """The first record of why the row (or a child) did not make it, filters included."""
+        return next(iter(self.quarantined + self.filtered), None)
+
 
 @dataclass
 class ShardOutcome:
     rows: list[Row]
-    quarantined: list[QuarantineRecord]
+    quarantined: list[QuarantineRecord]  # errors, then filtered rows
     stats: dict[str, Any]
+    lineage: list[dict[str, list[str]]] = field(default_factory=list)  # one per row
+
+    def rows_with_lineage(self) -> list[Row]:
+        return [{**r, LINEAGE: lin} for r, lin in zip(self.rows, self.lineage, strict=True)]
 
 
 class _Quarantined(Exception):
@@ -114,32 +138,51 @@ class RowRunner:
         return engine
 
     def run(self, row: Row) -> RowOutcome:
-        outcome = RowOutcome(row=None)
-        current = dict(row)
-        optional_failed = False
-        for step in self.steps:
-            if (optional_failed and step.optional) or not step.applies(current):
-                continue
-            failure = self._apply(step, current, outcome)
-            if isinstance(failure, dict):
-                current = failure
-                outcome.steps_applied[step.name] += 1
-            elif step.optional:
-                kind, message, _raw = failure
-                failures = [*current.get(FAILURES_FIELD, []), f"{step.name}: {kind}: {message}"]
-                current = {**current, FAILURES_FIELD: failures}
-                outcome.optional_failures[step.name] += 1
-                optional_failed = True
+        """Every step on `row`, and on each row a fan-out made of it, depth first (so a
+        fan-out's children stay in order). Steps see rows without the lineage, which the
+        runner keeps beside each (schemas/lineage.py)."""
+        outcome = RowOutcome()
+        root = with_lineage(row)
+        start_row = {k: v for k, v in root.items() if k != LINEAGE}
+        # row, its lineage, next step, whether an optional step failed on it
+        todo: list[tuple[Row, dict[str, list[str]], int, bool]] = [
+            (start_row, root[LINEAGE], 0, False)]
+        while todo:
+            current, lineage, start, optional_failed = todo.pop()
+            for index in range(start, len(self.steps)):
+                step = self.steps[index]
+                if (optional_failed and step.optional) or not step.applies(current):
+                    continue
+                result = self._apply(step, current, lineage, outcome)
+                if isinstance(result, list):
+                    outcome.steps_applied[step.name] += 1
+                    if len(result) == 1:
+                        current, lineage = result[0]
+                        continue
+                    outcome.created += len(result) - 1
+                    todo.extend((child, lin, index + 1, optional_failed)
+                                for child, lin in reversed(result))
+                    break
+                kind, message, raw = result
+                if step.optional and kind != "filtered":
+                    failures = [*current.get(FAILURES_FIELD, []),
+                                f"{step.name}: {kind}: {message}"]
+                    current = {**current, FAILURES_FIELD: failures}
+                    outcome.optional_failures[step.name] += 1
+                    optional_failed = True
+                    continue
+                record = self._record(current, lineage, step.name, kind, message, raw)
+                (outcome.filtered if kind == "filtered" else outcome.quarantined).append(record)
+                break
             else:
-                kind, message, raw = failure
-                outcome.quarantine = self._record(row, step.name, kind, message, raw)
-                return outcome
-        outcome.row = current
+                outcome.rows.append(current)
+                outcome.lineage.append(lineage)
         return outcome
 
-    def _apply(self, step: Step, row: Row,
-               outcome: RowOutcome) -> Row | tuple[ErrorKind, str, str]:
-        """The step's new row, or (error kind, message, raw output) of why it failed."""
+    def _apply(self, step: Step, row: Row, lineage: dict[str, list[str]], outcome: RowOutcome
+               ) -> list[tuple[Row, dict[str, list[str]]]] | tuple[ErrorKind, str, str]:
+        """The step's rows (one, or a fan-out's children with ids and lineage), or (error
+        kind, message, raw output) of why the row did not pass."""
         check_requires(step, row)
         try:
             if isinstance(step, MapStep):
@@ -152,6 +195,8 @@ class RowRunner:
             raise
         except _Quarantined as q:
             return q.kind, str(q), q.raw
+        except RowFiltered as e:
+            return "filtered", str(e) or "filtered", ""
         except RowRejected as e:
             return "rejected", str(e), ""
         except RowTooLongError as e:
@@ -159,8 +204,10 @@ class RowRunner:
         except Exception as e:  # one bad row never kills a run
             where = traceback.extract_tb(e.__traceback__)[-1]
             return "error", f"{type(e).__name__}: {e} (at {where.filename}:{where.lineno})", ""
-        check_produces(step, new)
-        return new
+        rows = children(step, row, lineage, new)
+        for r, _ in rows:
+            check_produces(step, r)
+        return rows
 
     def _run_engine_step(self, step: EngineStep, row: Row, outcome: RowOutcome) -> Row:
         engine = self.engine_of(step)
@@ -195,14 +242,41 @@ class RowRunner:
         raise _Quarantined(
             "parse", f"unparsable output after {attempts} attempts: {last_error}", last_raw)
 
-    def _record(self, row: Row, step: str, kind: ErrorKind, message: str,
-                raw: str = "") -> QuarantineRecord:
+    def _record(self, row: Row, lineage: dict[str, list[str]], step: str, kind: ErrorKind,
+                message: str, raw: str = "") -> QuarantineRecord:
         snippet = {k: v for k, v in row.items() if k != "row_id"}
         return QuarantineRecord(
             row_id=str(row.get("row_id", "?")), step=step, error_kind=kind, message=message,
             source=str(snippet)[:SNIPPET_CHARS], raw_output=raw,
-            derivation_key=self.derivation_key,
+            derivation_key=self.derivation_key, input_ids=list(lineage["inputs"]),
         )
+
+
+def children(step: Step, parent: Row, lineage: dict[str, list[str]],
+             new: Row | list[Row]) -> list[tuple[Row, dict[str, list[str]]]]:
+    """A step's output as (row, lineage) pairs. A row with its parent's id keeps the
+    parent's lineage; a fan-out's children get `<parent id>~<i>` (unless the step gave each
+    an id of its own), and every row with a new id the parent as its parent and the
+    parent's inputs as its own."""
+    pid = str(parent["row_id"])
+    if isinstance(new, dict):
+        new = [new]
+    if not isinstance(new, list) or not all(isinstance(r, dict) for r in new):
+        raise StepContractError(f"step {step.name!r} returned {type(new).__name__}, not a "
+                                "row or a list of rows")
+    if not new:
+        raise StepContractError(
+            f"step {step.name!r} returned no rows for {parent.get('row_id')!r}: raise "
+            "RowFiltered(reason) to drop a row")
+    if len(new) == 1 and str(new[0].get("row_id", pid)) == pid:
+        return [({**new[0], "row_id": parent["row_id"]}, lineage)]
+    out = []
+    for i, child in enumerate(new):
+        own = child.get("row_id")
+        row_id = own if own not in (None, pid) else f"{pid}~{i}"
+        out.append(({**child, "row_id": row_id},
+                    {"parents": [pid], "inputs": list(lineage["inputs"])}))
+    return out
 
 
 def _raw_text(result: EngineResult) -> str:
@@ -239,11 +313,15 @@ def run_rows(rows: Sequence[Row], runner: RowRunner, *, concurrency: int = 1,
 
 
 def summarise(outcomes: Sequence[RowOutcome], *, read: int, elapsed_s: float) -> ShardOutcome:
-    kept = [o.row for o in outcomes if o.row is not None]
-    quarantined = [o.quarantine for o in outcomes if o.quarantine is not None]
-    if len(kept) + len(quarantined) != read:  # row alignment is an invariant, not a hope
-        raise AssertionError(f"shard lost rows: read {read}, kept {len(kept)}, "
-                             f"quarantined {len(quarantined)}")
+    """The shard's rows and records, and its counts: `read + created == kept +
+    quarantined` (quarantined counts the filtered rows too)."""
+    kept = [r for o in outcomes for r in o.rows]
+    lineage = [lin for o in outcomes for lin in o.lineage]
+    quarantined = [q for o in outcomes for q in o.quarantined + o.filtered]
+    created = sum(o.created for o in outcomes)
+    if len(kept) + len(quarantined) != read + created:  # an invariant, not a hope
+        raise AssertionError(f"shard lost rows: read {read} (+{created} from fan-out), "
+                             f"kept {len(kept)}, quarantined {len(quarantined)}")
     usage = sum((o.usage for o in outcomes), Usage())
     fresh = sum((o.fresh_usage for o in outcomes), Usage())
     steps: Counter[str] = Counter()
@@ -255,6 +333,8 @@ def summarise(outcomes: Sequence[RowOutcome], *, read: int, elapsed_s: float) ->
         "read": read,
         "kept": len(kept),
         "quarantined": len(quarantined),
+        "filtered": sum(len(o.filtered) for o in outcomes),
+        "created": created,
         "quarantined_by_kind": dict(Counter(q.error_kind for q in quarantined)),
         "requests": sum(o.requests for o in outcomes),
         "cache_hits": sum(o.cache_hits for o in outcomes),
@@ -267,4 +347,4 @@ def summarise(outcomes: Sequence[RowOutcome], *, read: int, elapsed_s: float) ->
         "optional_failures": dict(optional_failures),
         "elapsed_s": round(elapsed_s, 3),
     }
-    return ShardOutcome(rows=kept, quarantined=quarantined, stats=stats)
+    return ShardOutcome(rows=kept, quarantined=quarantined, stats=stats, lineage=lineage)

@@ -46,6 +46,11 @@ class RowRejected(Exception):
     """A corpus rule rejects this row (e.g. quality control). Quarantined as 'rejected'."""
 
 
+class RowFiltered(Exception):
+    """The method drops this row on purpose (a filter), with the reason as the message. Not
+    an error: recorded as 'filtered' in the quarantine table and counted per stage."""
+
+
 class ParseError(Exception):
     """Model output could not be parsed. The runner retries with a fresh seed, a bounded
     number of times, then quarantines the row with the raw text."""
@@ -77,8 +82,10 @@ class Step(ABC):
 
 class MapStep(Step):
     @abstractmethod
-    def apply(self, row: Row) -> Row:
-        """Return the row with `produces` set. Raise RowRejected to reject it."""
+    def apply(self, row: Row) -> Row | list[Row]:
+        """Return the row with `produces` set, or a list of rows (fan-out: each continues
+        through the later steps; the runner gives each an id and its lineage). Raise
+        RowFiltered to drop it with a reason, RowRejected to reject it."""
 
 
 class EngineStep(Step):
@@ -102,8 +109,9 @@ class EngineStep(Step):
         step and attempt."""
 
     @abstractmethod
-    def parse(self, row: Row, result: Any) -> Row:
-        """Return the row with `produces` set. Raise ParseError or RowRejected."""
+    def parse(self, row: Row, result: Any) -> Row | list[Row]:
+        """Return the row with `produces` set (or several rows: a fan-out, as for
+        MapStep.apply). Raise ParseError, RowFiltered or RowRejected."""
 
     def templates(self) -> tuple[Template, ...]:
         return tuple(t for t in (self.template, *self.extra_templates) if t is not None)
@@ -124,7 +132,7 @@ class GenerateStep(EngineStep):
     def build_request(self, row: Row, seed: int) -> GenerateRequest: ...
 
     @abstractmethod
-    def parse(self, row: Row, result: GenerateResult) -> Row: ...
+    def parse(self, row: Row, result: GenerateResult) -> Row | list[Row]: ...
 
 
 class ScoreStep(EngineStep):
@@ -136,7 +144,7 @@ class ScoreStep(EngineStep):
     def build_request(self, row: Row, seed: int) -> ScoreRequest: ...
 
     @abstractmethod
-    def parse(self, row: Row, result: ScoreResult) -> Row: ...
+    def parse(self, row: Row, result: ScoreResult) -> Row | list[Row]: ...
 
 
 class RepresentStep(EngineStep):
@@ -149,7 +157,7 @@ class RepresentStep(EngineStep):
     def build_request(self, row: Row, seed: int) -> RepresentRequest: ...
 
     @abstractmethod
-    def parse(self, row: Row, result: RepresentResult) -> Row: ...
+    def parse(self, row: Row, result: RepresentResult) -> Row | list[Row]: ...
 
     def needs(self) -> dict[str, Any]:
         return {"pooling": self.pooling}

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpusforge.schemas.ada import AdaConfig, ParaphraseConfig
+from corpusforge.schemas.ada import ParaphraseConfig
 from corpusforge.schemas.engine_io import GenerateRequest
 from corpusforge.tasks.ada.paraphrase import Paraphrase, clean
-from corpusforge.tasks.ada.recipe import AdaRecipe
 from corpusforge.tasks.engines.errors import RowTooLongError
-from corpusforge.tasks.plan import plan_run
 from corpusforge.testkit import FakeEngine, run_steps
 from tests.ada.support import fixture, run_local
 
@@ -18,12 +16,11 @@ PARAPHRASE = {"enabled": True, "candidates": 2}
 
 
 def _rows(n: int = 6) -> list[dict[str, Any]]:
-    config = AdaConfig(input_path=str(fixture("rest15")), limit=60, paraphrase={"enabled": True})
-    prepared = plan_run(AdaRecipe(), config).batch.rows
-    originals = [r for r in prepared if r["kind"] == "original"][:2]
-    pairs = [r for r in prepared
-             if r["kind"] == "augmented" and len(set(r["source_row_ids"])) == 2]
-    return originals + pairs[:n]
+    """Two original sentences (the step passes them by) and n pairs of two different
+    sentences, as the augment stage emits them."""
+    run = run_local(fixture("rest15"), limit=60)
+    pairs = [r for r in run.streams["augment"] if len(set(r["source_row_ids"])) == 2]
+    return run.inputs[:2] + pairs[:n]
 
 
 def _run(rows: list[dict[str, Any]], engine: FakeEngine) -> list[dict[str, Any]]:
@@ -95,7 +92,7 @@ def test_clean() -> None:
 
 
 def test_a_sentence_paired_with_itself_is_not_rewritten() -> None:
-    row = {"kind": "augmented", "method": "ada", "source_row_ids": ["t:3", "t:3"]}
+    row = {"method": "ada", "source_row_ids": ["t:3", "t:3"]}
     step = Paraphrase(ParaphraseConfig())
     assert not step.applies(row)
     assert step.applies({**row, "source_row_ids": ["t:3", "t:4"]})
@@ -110,6 +107,6 @@ def test_an_engine_failure_keeps_the_pair() -> None:
     assert run.quarantined == []  # never quarantines: augmented rows are not inputs
     aug = run.tables["augmented"].to_pylist()
     two = [a for a in aug if len(set(a["source_row_ids"])) == 2]
-    assert len(aug) == sum(r["kind"] == "augmented" for r in run.prepared) and two
+    assert len(aug) == len(run.streams["augment"]) and two
     assert {a["paraphrase_status"] for a in two} == {"failed"}
     assert all("context 4096" in a["paraphrase_error"] for a in two)

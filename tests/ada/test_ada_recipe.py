@@ -13,6 +13,7 @@ from corpusforge.schemas.ada import ADA_TABLE_SCHEMAS, AdaConfig
 from corpusforge.tasks.ada.build import build_rows
 from corpusforge.tasks.ada.parsing import parse_line
 from corpusforge.tasks.ada.recipe import AdaRecipe
+from corpusforge.tasks.plan import all_steps
 from corpusforge.tasks.shard import quarantine_table
 from tests.ada.support import fixture, read_lines, run_local
 
@@ -112,10 +113,12 @@ def test_quarantined_lines_keep_accounting(tmp_path: Path) -> None:
     assert run.read == 40 == run.tables["sentences"].num_rows + len(run.quarantined)
 
 
-def test_steps_only_with_the_extension() -> None:
+def test_stages_and_steps_only_with_the_extension() -> None:
     recipe = AdaRecipe()
-    assert recipe.steps(AdaConfig(input_path="x")) == []
-    steps = recipe.steps(AdaConfig(input_path="x", paraphrase={"enabled": True}))
+    plain = recipe.stages(AdaConfig(input_path="x"))
+    assert [(s.name, s.kind) for s in plain] == [("augment", "global"), ("pairs", "map")]
+    assert all_steps(plain) == []
+    steps = all_steps(recipe.stages(AdaConfig(input_path="x", paraphrase={"enabled": True})))
     assert [s.name for s in steps] == ["ada.paraphrase"]
 
 
@@ -127,8 +130,7 @@ def test_relative_input_resolves_against_data_root(tmp_path: Path) -> None:
 @pytest.mark.parametrize("limit", [12, None])
 def test_report_recovers_the_run_from_the_tables(limit: int | None) -> None:
     run = run_local(fixture("rest15"), limit=limit)
-    originals = [r for r in run.rows if r["kind"] == "original"]
-    _, augmentation = build_rows(originals, run.config)
+    augmentation = build_rows(run.inputs, run.config).augmentation
     report = json.loads(AdaRecipe().extra_files(run.tables, run.config)["report.json"])
     assert report["passes"] == augmentation.passes
     assert report["stopped_early"] == augmentation.stopped_early == (limit is not None)

@@ -13,7 +13,6 @@ from apps_support import FAST, PROBLEMS
 from corpusforge.schemas.apps import APPS_TABLE_SCHEMAS, AppsConfig
 from corpusforge.tasks.apps import card
 from corpusforge.tasks.apps.recipe import AppsRecipe
-from corpusforge.tasks.plan import plan_run
 from corpusforge.tasks.validate import ValidationGateError, validate_tables
 from corpusforge.testkit import run_steps
 
@@ -24,7 +23,7 @@ PICK = {"train/3068", "train/2187", "test/370", "train/2771", "test/2087", "trai
 def tables() -> dict[str, pa.Table]:
     config = AppsConfig(input_path=str(PROBLEMS), sandbox=FAST, augment={"enabled": False})
     recipe = AppsRecipe()
-    rows = [r for r in plan_run(recipe, config).batch.rows if r["row_id"] in PICK]
+    rows = [r for r in recipe.read_inputs(config).rows if r["row_id"] in PICK]
     outcome = run_steps(recipe.steps(config), rows, max_parse_attempts=1)
     assert not outcome.quarantined
     records = recipe.project(outcome.rows, config)

@@ -53,6 +53,11 @@ class Question(StrictModel):
     meta: dict[str, Any] | None = None
 
 
+def read_questions(path: str, config: CorpusConfig) -> InputBatch:
+    return read_jsonl(path, Question, id_field="id", on_bad_rows=config.on_bad_rows,
+                      limit=config.limit)
+
+
 def prompt(row: Row) -> str:
     return f"Question: {row['question']}\nAnswer:"
 
@@ -128,8 +133,7 @@ class ProbeRecipe(Recipe[ProbeConfig]):
     summary = "Option log-probabilities, hidden states and explanations of commonsense questions."
 
     def read_inputs(self, config: ProbeConfig) -> InputBatch:
-        return read_jsonl(config.input_path, Question, id_field="id",
-                          on_bad_rows=config.on_bad_rows, limit=config.limit)
+        return read_questions(config.input_path, config)
 
     def steps(self, config: ProbeConfig) -> list[Step]:
         return [ScoreOptions(), HiddenState(), Explain(config.explain_tokens)]

@@ -56,17 +56,17 @@ def test_benchmark_end_to_end_with_validation() -> None:
     # The whole recipe in process, validated with the real suites and no rejects allowed.
     run = run_recipe(TraceEvalRecipe(), _config(max_reject_fraction=0.0), engine,
                      max_parse_attempts=2)
-    recipe, batch, report = run.recipe, run.plan.batch, run.report
+    recipe, inputs, report = run.recipe, run.inputs, run.report
     assert run.quarantined == []
     # The answer request is the item's own messages, exactly.
     answers = [r for k, r in by_kind(engine) if k == "respond"]
-    assert [m.model_dump() for m in answers[0].messages] == batch.rows[0]["messages"]
+    assert [m.model_dump() for m in answers[0].messages] == inputs[0]["messages"]
     table = run.tables["trace_eval"]
     assert table.num_rows == 1042
 
     summary = recipe.summarize(table)
-    even = [len(r["user_message"]) % 2 == 0 for r in batch.rows]
-    single = [e for e, r in zip(even, batch.rows, strict=True) if r["constraints_num"] == 1]
+    even = [len(r["user_message"]) % 2 == 0 for r in inputs]
+    single = [e for e, r in zip(even, inputs, strict=True) if r["constraints_num"] == 1]
     assert summary["overall"]["n"] == 1042 and summary["single"]["n"] == 200
     assert summary["multi"]["n"] == 842
     assert summary["overall"]["all_constraints_10_rate"] == round(sum(even) / 1042, 4)

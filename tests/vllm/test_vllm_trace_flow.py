@@ -32,8 +32,12 @@ def test_trace_flow_on_vllm(prefect_server: str, tmp_path: Path) -> None:  # noq
                 "--no-progress"], cli_env(prefect_server, tmp_path / "home"), timeout=1500)
     version = latest_path(out, "trace")
     manifest = json.loads((version / "manifest.json").read_text())
-    assert [e["kind"] for e in manifest["engines"]] == ["vllm"]
-    assert manifest["engines"][0]["model"].startswith("vllm:smollm2@")
+    # no separate judge: both roles run on the one vLLM engine, and the card says the
+    # labels are self-judged
+    assert sorted((e["role"], e["kind"]) for e in manifest["engines"]) == [
+        ("generator", "vllm"), ("judge", "vllm")]
+    assert all(e["model"].startswith("vllm:smollm2@") for e in manifest["engines"])
+    assert "Self-judged labels" in (version / "README.md").read_text()
     assert manifest["config"]["engine"]["kind"] == "vllm"
     counts = manifest["counts"]
     assert counts["read"] == SEEDS == counts["published"] + counts["quarantined"], counts
@@ -41,7 +45,7 @@ def test_trace_flow_on_vllm(prefect_server: str, tmp_path: Path) -> None:  # noq
     loaded = datasets.load_dataset(str(version), "instructions", split="train")
     assert len(loaded) == instructions.height == counts["tables"]["instructions"]
     # one replica, started by the driver, served every shard task
-    logs = list(out.glob(".corpusforge/work/trace/*/engine-logs/replica*-generate.log"))
+    logs = list(out.glob(".corpusforge/work/trace/engine-logs/replica*-generate.log"))
     assert [p.name for p in logs] == ["replica0-generate.log"]
     assert "smollm2" in logs[0].read_text(errors="replace")
     assert proc.returncode == 0

@@ -9,7 +9,7 @@ from corpusforge.schemas.weibo import SynthesisConfig
 from corpusforge.tasks.steps import ParseError
 from corpusforge.tasks.weibo.llm import LlmAgentTurn, LlmUserTurn
 
-ROW = {"row_id": "llm:synth-000001:03", "kind": "llm_turn", "role": "agent",
+ROW = {"row_id": "llm:synth-000001:03", "role": "agent",
        "synth_id": "synth-000001", "turn": 3, "keyword": "电影_n",
        "history": ["周末干嘛呢", "在家躺着"],
        "examples": [{"history": ["今天好热"], "keyword": "空调_n",

@@ -37,16 +37,15 @@ def test_kept_conversations_meet_the_filter(slice_run: RecipeRun) -> None:
 
 
 def test_vocabulary_counts_are_the_corpus_counts(slice_run: RecipeRun) -> None:
-    rows = slice_run.prepared  # every conversation read, kept or filtered
+    rows = slice_run.streams["corpus"]  # every conversation read, kept or filtered
     counted: Counter[str] = Counter()
     for r in rows:
-        if r["kind"] == "conversation":
-            for utt in r["segmented"]:
-                for tok in utt.split(" "):
-                    word, _, tag = tok.rpartition("_")
-                    pos = {"n": "n", "vn": "v", "v": "v", "a": "a", "an": "a"}.get(tag)
-                    if pos and len(word) >= 2:
-                        counted[f"{word}_{pos}"] += 1
+        for utt in r["segmented"]:
+            for tok in utt.split(" "):
+                word, _, tag = tok.rpartition("_")
+                pos = {"n": "n", "vn": "v", "v": "v", "a": "a", "an": "a"}.get(tag)
+                if pos and len(word) >= 2:
+                    counted[f"{word}_{pos}"] += 1
     vocab = slice_run.tables["vocabulary"].to_pylist()
     eligible = sorted((c for c in counted.values() if c >= 3), reverse=True)
     assert [v["count"] for v in vocab] == eligible[20:]  # the 20 most frequent dropped
@@ -103,9 +102,9 @@ def test_report_and_card(slice_run: RecipeRun) -> None:
 
 
 def test_rerun_is_identical(slice_run: RecipeRun, slice_dir: Path) -> None:
-    """prepare's rows enter the derivation key: a rerun (here from the segmentation cache)
-    must produce the same rows, or a resumed run would never find its shards."""
+    """A rerun (here from the segmentation cache) produces the same rows and tables."""
     again = run_local(slice_config(slice_dir))
     assert again.recipe.stage is not None
     assert again.recipe.stage.stats["cached_chunks"] == again.recipe.stage.stats["chunks"]
-    assert again.prepared == slice_run.prepared
+    assert again.streams == slice_run.streams
+    assert all(again.tables[n].equals(t) for n, t in slice_run.tables.items())

@@ -1,17 +1,18 @@
-"""The whole-dataset stage (Recipe.prepare): annotate the original sentences, rank, run
-the augmentation, and append the augmented rows.
+"""The whole-dataset work of the augment stage (recipe.py): annotate the original
+sentences, rank, run the augmentation, and build the augmented rows.
 
-Every row leaves here complete: the shards only project it into tables (or, with the
-paraphrase extension, add a rewrite). Original rows keep their `row_id` ("<stem>:<line>")
-and are the primary table's rows, so read == originals + quarantined lines still holds;
-augmented rows get `kind` "augmented" and an id of their own ("aug-000001"), which no
-input line can have.
+Every row leaves here complete: originals go straight to the published tables; augmented
+rows only get projected by the next stage (or, with the paraphrase extension, rewritten
+first). Original rows keep their `row_id` ("<stem>:<line>") and are the primary table's
+rows, so read == originals + quarantined lines holds; augmented rows get an id of their
+own ("aug-000001"), which no input line can have, and name their source sentences.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from corpusforge.schemas.ada import NULL_TERM, AdaConfig
@@ -22,7 +23,7 @@ from corpusforge.tasks.ada.terms import locate
 from corpusforge.tasks.steps import Row
 
 log = logging.getLogger("corpusforge.ada")
-ORIGINAL, AUGMENTED = "original", "augmented"
+ORIGINAL, AUGMENTED = "original", "augmented"  # the training table's `origin`
 
 
 def params_of(config: AdaConfig) -> AugmentParams:
@@ -80,9 +81,17 @@ def model_formats(text: str, quads: Sequence[Sequence[str]],
             "paraphrase_target": formats.paraphrase_target(quads)}
 
 
-def build_rows(originals: list[Row], config: AdaConfig) -> tuple[list[Row], Augmentation]:
-    """Annotated originals followed by the augmented rows, and the augmentation run."""
-    rows = [{**r, "kind": ORIGINAL, **annotate(r["text"], r["quads"])} for r in originals]
+@dataclass
+class Built:
+    originals: list[Row]  # annotated, ranked, with their model formats
+    augmented: list[Row]  # in the order the augmentation made them
+    sources: list[tuple[int, ...]]  # each augmented row's source originals (indices)
+    augmentation: Augmentation
+
+
+def build_rows(originals: list[Row], config: AdaConfig) -> Built:
+    """Annotated originals, the augmented rows and the augmentation run."""
+    rows = [{**r, **annotate(r["text"], r["quads"])} for r in originals]
     _warn_unlocated(rows)
     items = [Item(r["pattern_key"], tuple(r["categories"])) for r in rows]
     result = augment(items, params_of(config), config.seed)
@@ -94,6 +103,7 @@ def build_rows(originals: list[Row], config: AdaConfig) -> tuple[list[Row], Augm
         r.update(model_formats(r["text"], r["quads"], prior))
     status = "disabled" if not config.paraphrase.enabled else "not_applicable"
     added: list[Row] = []
+    origins: list[tuple[int, ...]] = []
     for pair in result.pairs:
         for sources in _emitted(pair, config.method):
             row = _augmented_row([rows[i] for i in sources], pair.pass_no, len(added) + 1,
@@ -102,7 +112,8 @@ def build_rows(originals: list[Row], config: AdaConfig) -> tuple[list[Row], Augm
             row.update(paraphrase=None, paraphrase_status=status, paraphrase_missing=[],
                        paraphrase_model=None)
             added.append(row)
-    return rows + added, result
+            origins.append(sources)
+    return Built(rows, added, origins, result)
 
 
 def _emitted(pair: Pair, method: str) -> list[tuple[int, ...]]:
@@ -118,7 +129,7 @@ def _augmented_row(sources: list[Row], pass_no: int, n: int, method: str) -> Row
     line = (sources[0]["line"] if len(sources) == 1
             else formats.render_line(joined["text"], joined["quads"]))
     return {
-        "row_id": f"aug-{n:06d}", "kind": AUGMENTED, "method": method, "pass_no": pass_no,
+        "row_id": f"aug-{n:06d}", "method": method, "pass_no": pass_no,
         **joined, "line": line,
         "source_row_ids": [s["row_id"] for s in sources],
         "source_line_nos": [s["line_no"] for s in sources],

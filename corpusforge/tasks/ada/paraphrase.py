@@ -61,8 +61,7 @@ class Paraphrase(EngineStep):
         """Concatenated pairs of two different sentences: a rewrite of a sentence paired
         with itself would merge the two copies, leaving two labels on one mention."""
         sources = row.get("source_row_ids") or []
-        return (row.get("kind") == "augmented" and row.get("method") == "ada"
-                and len(set(sources)) == 2)
+        return row.get("method") == "ada" and len(set(sources)) == 2
 
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
         prompt = PARAPHRASE.render(text=row["text"], terms=terms_as_written(row))

@@ -1,11 +1,12 @@
-"""The ADA recipe the generic platform runs.
+"""The ADA recipe the generic platform runs, in two stages.
 
-read_inputs parses the training file (bad lines quarantined or fatal); prepare runs the
-augmentation once in the driver, because its counts span the whole dataset, and appends
-the augmented rows; the shards only project rows into tables, or with the paraphrase
-extension rewrite the concatenated pairs through the engine. The original sentences are
-the primary table, so read == sentences + quarantined lines; `augmented` and `training`
-are derived from them.
+read_inputs parses the training file (bad lines quarantined or fatal). `augment` is a
+global stage, because the method's counts span the whole dataset: it annotates and ranks
+every sentence, runs the augmentation, writes the `sentences` table (and their `training`
+rows) and emits each augmented row with its source sentences as parents. `pairs` is a map
+stage over the augmented rows: it projects them into `augmented` and `training`, after,
+with the paraphrase extension, rewriting the concatenated pairs through the engine. The
+original sentences are the primary table, so read == sentences + quarantined lines.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from corpusforge.tasks.ada.paraphrase import Paraphrase
 from corpusforge.tasks.ada.parsing import read_quad_file
 from corpusforge.tasks.inputs import READ_STEP
 from corpusforge.tasks.recipe import InputBatch, Recipe
-from corpusforge.tasks.steps import Row, Step
+from corpusforge.tasks.stages import GlobalStage, MapStage, Stage, StageInput, StageOutput
+from corpusforge.tasks.steps import Step
 
 
 class AdaRecipe(Recipe[AdaConfig]):
@@ -46,17 +48,10 @@ class AdaRecipe(Recipe[AdaConfig]):
         return read_quad_file(c.resolved_input_path(), on_bad_rows=c.on_bad_rows,
                               limit=c.limit)
 
-    def prepare(self, batch: InputBatch, config: AdaConfig) -> InputBatch:
-        rows, _ = build_rows(batch.rows, config)
-        return InputBatch(rows=rows, quarantined=batch.quarantined, read=batch.read,
-                          sources=batch.sources)
-
-    def steps(self, config: AdaConfig) -> list[Step]:
-        c = config
-        return [Paraphrase(c.paraphrase)] if c.paraphrase.enabled else []
-
-    def project(self, rows: list[Row], config: AdaConfig) -> dict[str, list[dict[str, Any]]]:
-        return tables.project_rows(rows)
+    def stages(self, config: AdaConfig) -> list[Stage]:
+        steps: list[Step] = [Paraphrase(config.paraphrase)] if config.paraphrase.enabled else []
+        return [Augment("augment", config),
+                MapStage("pairs", steps, project=tables.augmented_records)]
 
     def card_section(self, counts: dict[str, Any], config: AdaConfig,
                      tables_: dict[str, pa.Table]) -> str:
@@ -77,6 +72,22 @@ class AdaRecipe(Recipe[AdaConfig]):
         if c.paraphrase.enabled:
             files[card.PARAPHRASED_FILE] = tables.training_file(tables_, paraphrased=True)
         return files
+
+
+class Augment(GlobalStage):
+    """Every sentence read -> the published sentences and the augmented rows."""
+
+    def __init__(self, name: str, config: AdaConfig) -> None:
+        super().__init__(name)
+        self.config = config
+
+    def run(self, inputs: StageInput, out: StageOutput) -> None:
+        originals = list(inputs.rows())
+        built = build_rows(originals, self.config)
+        for table, records in tables.sentence_records(built.originals).items():
+            out.write(table, records)
+        for row, sources in zip(built.augmented, built.sources, strict=True):
+            out.emit(row, parents=[originals[i] for i in sources])
 
 
 def _bad_lines(tables_: dict[str, pa.Table]) -> int:

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from corpusforge.schemas.ada import SCHEMA_VERSION, AdaConfig
 from corpusforge.tasks.ada.augment import Item
-from corpusforge.tasks.ada.build import AUGMENTED, params_of
+from corpusforge.tasks.ada.build import AUGMENTED, ORIGINAL, params_of
 from corpusforge.tasks.ada.formats import render_line
 from corpusforge.tasks.ada.paraphrase import Paraphrase
 from corpusforge.tasks.ada.report import AdaReport, Contribution, build_report
@@ -27,23 +27,37 @@ _PARAPHRASE = ("paraphrase", "paraphrase_status", "paraphrase_missing", "paraphr
 _FORMATS = ("category_prior_input", "syntax_target", "paraphrase_target")
 
 
-def project_rows(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {"sentences": [], "augmented": [], "training": []}
+def sentence_records(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
+    """Annotated original sentences -> `sentences` and their `training` records."""
+    out: dict[str, list[dict[str, Any]]] = {"sentences": [], "training": []}
     for row in rows:
-        labelled = {k: row[k] for k in _LABELLED} | {"quads": row["quad_records"]}
-        if row["kind"] == AUGMENTED:
-            out["augmented"].append({
-                "aug_id": row["row_id"], "method": row["method"], "pass_no": row["pass_no"],
-                **labelled, **{k: row[k] for k in _SOURCES}, **_paraphrase(row),
-                "sources_num": len(row["source_row_ids"]), "schema_version": SCHEMA_VERSION})
-        else:
-            out["sentences"].append({
-                "row_id": row["row_id"], "line_no": row["line_no"], **labelled,
-                "pattern_rank": row["pattern_rank"], "category_ranks": row["category_ranks"],
-                "schema_version": SCHEMA_VERSION})
-        out["training"].append({"example_id": row["row_id"], "origin": row["kind"],
-                                "text": row["text"], **{k: row[k] for k in _FORMATS}})
+        out["sentences"].append({
+            "row_id": row["row_id"], "line_no": row["line_no"], **_labelled(row),
+            "pattern_rank": row["pattern_rank"], "category_ranks": row["category_ranks"],
+            "schema_version": SCHEMA_VERSION})
+        out["training"].append(_training(row, ORIGINAL))
     return out
+
+
+def augmented_records(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
+    """Finished augmented rows -> `augmented` and their `training` records."""
+    out: dict[str, list[dict[str, Any]]] = {"augmented": [], "training": []}
+    for row in rows:
+        out["augmented"].append({
+            "aug_id": row["row_id"], "method": row["method"], "pass_no": row["pass_no"],
+            **_labelled(row), **{k: row[k] for k in _SOURCES}, **_paraphrase(row),
+            "sources_num": len(row["source_row_ids"]), "schema_version": SCHEMA_VERSION})
+        out["training"].append(_training(row, AUGMENTED))
+    return out
+
+
+def _labelled(row: Row) -> dict[str, Any]:
+    return {k: row[k] for k in _LABELLED} | {"quads": row["quad_records"]}
+
+
+def _training(row: Row, origin: str) -> dict[str, Any]:
+    return {"example_id": row["row_id"], "origin": origin, "text": row["text"],
+            **{k: row[k] for k in _FORMATS}}
 
 
 def _paraphrase(row: Row) -> dict[str, Any]:

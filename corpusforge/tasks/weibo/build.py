@@ -1,11 +1,11 @@
-"""From the corpus stage's parts and totals to the rows the platform publishes.
+"""From the corpus stage's parts and totals to what the platform publishes.
 
-`build_all` is the recipe's whole-dataset stage (Recipe.prepare): run the streaming
+`build_all` is the work of the recipe's `corpus` stage (recipe.py): run the streaming
 corpus stage on the conversations read, train the keyword embeddings, play the
-self-play conversations, and turn everything into rows with a `kind`, which `project`
-routes to the published tables. Conversation rows keep their input `row_id` (they are the
-primary table's rows); derived rows get ids of their own ("inst:", "vocab:", "edge:",
-"synth:", "llm:"), which no input line can have. A filtered conversation keeps its row
+self-play conversations, and hand everything to a `Sink`: conversation rows (they keep
+their input `row_id`: the primary table's rows, filtered by the next stage), the derived
+tables' records (instances, vocabulary, graph, synthesized) and the LLM extension's turn
+rows ("llm:" ids, which no input line can have). A filtered conversation keeps its row
 with its `filter_reason`, so the filter step quarantines it with the reason and
 read == published + quarantined holds.
 """
@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -34,8 +34,18 @@ from corpusforge.tasks.weibo.llm_rows import llm_turn_rows
 from corpusforge.tasks.weibo.retrieval import RetrievalIndex
 from corpusforge.tasks.weibo.synthesis import World, play, sample_tasks, smoothness
 
-CONVERSATION, INSTANCE, VOCAB, EDGE, SYNTH, LLM_TURN = (
-    "conversation", "instance", "vocab", "edge", "synth", "llm_turn")
+_SYNTH = ("synth_id", "target", "start", "turns", "utterances_num", "success", "turns_used",
+          "smoothness_proxy", "agent")
+_INSTANCE = ("instance_id", "split", "turn", "source", "source_num", "context", "keywords",
+             "keywords_num", "candidates", "candidates_num", "gold_index")
+
+
+class Sink(Protocol):
+    def conversation(self, row: Row) -> None: ...
+
+    def records(self, table: str, records: list[dict[str, Any]]) -> None: ...
+
+    def llm_turn(self, row: Row) -> None: ...
 
 
 @dataclass
@@ -84,25 +94,29 @@ def corpus_smoothness(emb: KeywordEmbeddings, res: CorpusResult) -> float | None
     return float(np.mean(pairs)) if pairs else None
 
 
-def build_all(rows: Iterable[Row], config: WeiboConfig, executor: Executor
-              ) -> tuple[list[Row], StageReport]:
+def build_all(rows: Iterable[Row], config: WeiboConfig, executor: Executor,
+              sink: Sink) -> StageReport:
     with tempfile.TemporaryDirectory(prefix="corpusforge-weibo-") as tmp:
         res = build_corpus(rows, config, Path(tmp), executor)
-        out = _conversation_rows(res) + _instance_rows(res)
+        for path in res.parts("conversations"):
+            for r in pq.read_table(path).to_pylist():
+                sink.conversation(r)
+        for path in res.parts("instances"):
+            sink.records("instances", [{"row_id": r["row_id"], **{k: r[k] for k in _INSTANCE}}
+                                       for r in pq.read_table(path).to_pylist()])
         reference = (read_reference(config.resolve(config.reference_keywords_path))
                      if config.reference_keywords_path else None)
-        out += [{"row_id": f"vocab:{v['keyword']}", "kind": VOCAB, **v}
-                for v in vocabulary_records(res, reference)]
-        out += [{"row_id": f"edge:{e['split']}:{e['source']}>{e['target']}", "kind": EDGE,
-                 **e} for e in edge_records(res.edges, res.candidates.keywords)]
+        sink.records("vocabulary", vocabulary_records(res, reference))
+        sink.records("graph", edge_records(res.edges, res.candidates.keywords))
         started = time.perf_counter()
         world = make_world(res, config)
         res.timings_s["embeddings"] = time.perf_counter() - started
         started = time.perf_counter()
         synthesized = synthesize(res, config, world)
         res.timings_s["synthesis"] = time.perf_counter() - started
-        out += [{"row_id": f"synth:{s['synth_id']}", "kind": SYNTH, **s} for s in synthesized]
-        out += [{"kind": LLM_TURN, **r} for r in llm_turn_rows(synthesized, res, config)]
+        sink.records("synthesized", [{k: s[k] for k in _SYNTH} for s in synthesized])
+        for r in llm_turn_rows(synthesized, res, config):
+            sink.llm_turn(r)
         stats = {**res.stats, "reference_overlap": overlap(res.candidates.keywords,
                                                            reference).to_json()
                  if reference is not None else None,
@@ -110,21 +124,4 @@ def build_all(rows: Iterable[Row], config: WeiboConfig, executor: Executor
                  "corpus_smoothness_proxy": corpus_smoothness(world.emb, res),
                  "keywords_with_vector": int(np.count_nonzero(
                      np.any(world.emb.vectors, axis=1)))}
-        return out, StageReport(stats, res.timings_s)
-
-
-def _conversation_rows(res: CorpusResult) -> list[Row]:
-    out = []
-    for path in res.parts("conversations"):
-        for r in pq.read_table(path).to_pylist():
-            out.append({**r, "kind": CONVERSATION})
-    return out
-
-
-def _instance_rows(res: CorpusResult) -> list[Row]:
-    out = []
-    for path in res.parts("instances"):
-        for r in pq.read_table(path).to_pylist():
-            out.append({**r, "kind": INSTANCE, "conversation_id": r["row_id"],
-                        "row_id": f"inst:{r['instance_id']}"})
-    return out
+        return StageReport(stats, res.timings_s)

@@ -18,9 +18,6 @@ class FilterConversations(MapStep):
     def __init__(self, min_keywords: int) -> None:
         self.min_keywords = min_keywords
 
-    def applies(self, row: Row) -> bool:
-        return row.get("kind") == "conversation"
-
     def apply(self, row: Row) -> Row:
         reason = row["filter_reason"]
         if reason == TOO_FEW_KEYWORDS:

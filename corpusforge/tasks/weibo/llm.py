@@ -49,7 +49,7 @@ class LlmTurn(EngineStep):
         self.config = config
 
     def applies(self, row: Row) -> bool:
-        return row.get("kind") == "llm_turn" and row.get("role") == self.role
+        return row.get("role") == self.role
 
     def build_request(self, row: Row, seed: int) -> GenerateRequest:
         messages = [ChatMessage(role="system", content=self.system.render())]

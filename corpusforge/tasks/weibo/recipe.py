@@ -1,15 +1,16 @@
-"""The Weibo (DKRN) recipe the generic platform runs.
+"""The Weibo (DKRN) recipe the generic platform runs, in three stages.
 
-read_inputs parses the input layout (bad lines quarantined or fatal). prepare is the
-whole-corpus stage: segmentation runs as Ray tasks over chunks (the flow's Ray, or a
-cluster), then counting, candidates, filter, split, instances, graph, embeddings and
-self-play (build.py). The shards then apply the filter step (a rejected conversation is
-quarantined with its reason) and, with the extension on, the LLM steps; `project` routes
-rows to tables by kind. `conversations` is the primary table: read == kept conversations
-+ quarantined (filtered + malformed lines).
+read_inputs parses the input layout (bad lines quarantined or fatal). `corpus` is the
+whole-corpus global stage: segmentation runs as Ray tasks over chunks (the flow's Ray, or
+a cluster), then counting, candidates, filter, split, instances, graph, embeddings and
+self-play (build.py); it writes the derived tables and emits the conversations, and the
+LLM extension's turns on its `llm` output. `conversations` applies the filter step (a
+rejected conversation is quarantined with its reason) and publishes the kept ones; `llm`
+runs the extension's steps on the turns. `conversations` is the primary table: read ==
+kept conversations + quarantined (filtered + malformed lines).
 
-Run-time facts of the corpus stage (timings, throughput) are kept on the instance for
-the card; they are not in any row, because rows must not change between reruns.
+Run-time facts of the corpus stage (timings, throughput) reach the card as the stage's
+notes (`observe`); they are not in any row, because rows must not change between reruns.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import Any
 import pyarrow as pa
 
 from corpusforge.schemas.expectations.weibo import WEIBO_EXPECTATIONS
+from corpusforge.schemas.lineage import LINEAGE, with_lineage
 from corpusforge.schemas.weibo import SCHEMA_VERSION, WEIBO_TABLE_SCHEMAS, WeiboConfig
 from corpusforge.tasks.recipe import InputBatch, Recipe
+from corpusforge.tasks.stages import GlobalStage, MapStage, Stage, StageInput, StageOutput
 from corpusforge.tasks.steps import Row, Step
 from corpusforge.tasks.weibo import card, tables
 from corpusforge.tasks.weibo.build import StageReport, build_all
@@ -33,6 +36,41 @@ from corpusforge.tasks.weibo.llm import LlmAgentTurn, LlmUserTurn
 from corpusforge.tasks.weibo.report import build_report
 
 SEGMENT_CACHE = "weibo-segments"
+
+
+class CorpusStage(GlobalStage):
+    """The streaming corpus stage over every conversation read (build.py)."""
+
+    outputs = ("llm",)
+    # It hands the segmentation chunks to Ray tasks of its own and waits on them.
+    cpus = 0.0
+
+    def __init__(self, name: str, config: WeiboConfig, executor: Executor | None) -> None:
+        super().__init__(name)
+        self.config, self.executor = config, executor
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "executor": None}
+
+    def run(self, inputs: StageInput, out: StageOutput) -> None:
+        sink = _Sink(out)
+        rows = ({k: v for k, v in r.items() if k != LINEAGE} for r in inputs.rows())
+        report = build_all(rows, self.config, self.executor or default_executor(), sink)
+        out.note(stats=report.stats, timings_s=report.timings_s)
+
+
+class _Sink:
+    def __init__(self, out: StageOutput) -> None:
+        self.out = out
+
+    def conversation(self, row: Row) -> None:
+        self.out.emit(with_lineage(row))  # the input row itself: its id is the input's
+
+    def records(self, table: str, records: list[dict[str, Any]]) -> None:
+        self.out.write(table, records)
+
+    def llm_turn(self, row: Row) -> None:
+        self.out.emit(row, parents=[], output="llm")  # made from the whole corpus
 
 
 class WeiboRecipe(Recipe[WeiboConfig]):
@@ -58,7 +96,7 @@ class WeiboRecipe(Recipe[WeiboConfig]):
         self.stage: StageReport | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        # Shard tasks carry the recipe to Ray workers: not the executor nor the report.
+        # Tasks carry the recipe to Ray workers: not the executor nor the report.
         return {"executor": None, "stage": None}
 
     def for_output(self, config: WeiboConfig, state_dir: Path) -> WeiboConfig:
@@ -73,23 +111,20 @@ class WeiboRecipe(Recipe[WeiboConfig]):
     def read_inputs(self, config: WeiboConfig) -> InputBatch:
         return read_conversations(config)
 
-    def prepare(self, batch: InputBatch, config: WeiboConfig) -> InputBatch:
-        rows, self.stage = build_all(batch.rows, config,
-                                     self.executor or default_executor())
-        return InputBatch(rows=rows, quarantined=batch.quarantined, read=batch.read,
-                          sources=batch.sources)
+    def stages(self, config: WeiboConfig) -> list[Stage]:
+        llm: list[Step] = []
+        if config.synthesis.llm_agent:
+            llm.append(LlmAgentTurn(config.synthesis))
+        if config.synthesis.llm_user:
+            llm.append(LlmUserTurn(config.synthesis))
+        return [CorpusStage("corpus", config, self.executor),
+                MapStage("conversations", [FilterConversations(config.min_keywords)],
+                         project=tables.conversation_records),
+                MapStage("llm", llm, reads="corpus:llm", project=tables.llm_turn_records)]
 
-    def steps(self, config: WeiboConfig) -> list[Step]:
-        c = config
-        out: list[Step] = [FilterConversations(c.min_keywords)]
-        if c.synthesis.llm_agent:
-            out.append(LlmAgentTurn(c.synthesis))
-        if c.synthesis.llm_user:
-            out.append(LlmUserTurn(c.synthesis))
-        return out
-
-    def project(self, rows: list[Row], config: WeiboConfig) -> dict[str, list[dict[str, Any]]]:
-        return tables.project_rows(rows)
+    def observe(self, notes: dict[str, dict[str, Any]]) -> None:
+        facts = notes.get("corpus")
+        self.stage = StageReport(facts["stats"], facts["timings_s"]) if facts else None
 
     def report(self, tables_: dict[str, pa.Table], config: WeiboConfig) -> dict[str, Any]:
         return build_report(tables_, config, self.stage)

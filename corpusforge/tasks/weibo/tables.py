@@ -1,4 +1,5 @@
-"""Rows -> records of the published tables, by the row's `kind` (build.py)."""
+"""Finished rows of the map stages -> records of the published tables (the corpus stage
+writes the derived tables itself: build.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,6 @@ from typing import Any
 from corpusforge.schemas.weibo import SCHEMA_VERSION
 from corpusforge.tasks.runner import FAILURES_FIELD
 from corpusforge.tasks.steps import Row
-from corpusforge.tasks.weibo import build
-
-_INSTANCE = ("instance_id", "split", "turn", "source", "source_num", "context", "keywords",
-             "keywords_num", "candidates", "candidates_num", "gold_index")
-_VOCAB = ("keyword", "word", "pos", "rank", "count", "kept_count", "in_reference")
-_EDGE = ("split", "source", "target", "count")
-_SYNTH = ("synth_id", "target", "start", "turns", "utterances_num", "success", "turns_used",
-          "smoothness_proxy", "agent")
 
 
 def _conversation(row: Row) -> dict[str, Any]:
@@ -35,25 +28,9 @@ def _llm_turn(row: Row) -> dict[str, Any]:
             "model": row.get("model"), "error": failures[-1] if failures else None}
 
 
-def project_rows(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {
-        "conversations": [], "instances": [], "vocabulary": [], "graph": [],
-        "synthesized": [], "llm_turns": []}
-    for row in rows:
-        kind = row["kind"]
-        if kind == build.CONVERSATION:
-            out["conversations"].append(_conversation(row))
-        elif kind == build.INSTANCE:
-            out["instances"].append({"row_id": row["conversation_id"],
-                                     **{k: row[k] for k in _INSTANCE}})
-        elif kind == build.VOCAB:
-            out["vocabulary"].append({k: row[k] for k in _VOCAB})
-        elif kind == build.EDGE:
-            out["graph"].append({k: row[k] for k in _EDGE})
-        elif kind == build.SYNTH:
-            out["synthesized"].append({k: row[k] for k in _SYNTH})
-        elif kind == build.LLM_TURN:
-            out["llm_turns"].append(_llm_turn(row))
-        else:
-            raise ValueError(f"row {row.get('row_id')!r} has unknown kind {kind!r}")
-    return out
+def conversation_records(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
+    return {"conversations": [_conversation(r) for r in rows]}
+
+
+def llm_turn_records(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
+    return {"llm_turns": [_llm_turn(r) for r in rows]}
