@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs are `make demo` and `make test` (see README.md).
-.PHONY: install demo test lint bench clean vllm-install test-vllm bench-vllm
+.PHONY: install demo test lint bench bench-weibo clean vllm-install test-vllm bench-vllm
 
 OUT ?= out
 # The main job, two runs (README "What the demo shows"): ADA on the Rest15 training set
@@ -27,6 +27,10 @@ lint: install
 
 bench: install
 	.venv/bin/corpusforge bench trace
+
+# `corpusforge run weibo` at 100K and 1M resampled conversations: time, memory, linearity.
+bench-weibo: install
+	.venv/bin/python scripts/bench_weibo.py --n 100000 --n 1000000
 
 # The optional vLLM engine: its own environment (.venv-vllm), its tests, its benchmark.
 vllm-install: install

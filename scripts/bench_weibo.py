@@ -1,17 +1,16 @@
-"""Scale benchmark of the Weibo (DKRN) corpus stage.
+"""Scale benchmark of the Weibo (DKRN) corpus: the product command on N conversations.
 
-    .venv/bin/python scripts/bench_weibo.py --n 100000 [--n 1000000] [--out DIR]
-        [--source zh.jsonl] [--min-count 500] [--ray-address ADDR] [--no-synthesis]
-        [--memo 200000]
+    .venv/bin/python scripts/bench_weibo.py --n 100000 --n 1000000 [--out DIR]
+        [--source zh.jsonl] [--min-count K] [--memo 200000]
 
-For each N: the fixture's conversations resampled to N (a generator: nothing holds them
-all) go through segmentation (Ray tasks over chunks), counting, candidates, filtering and
-split, instances and graph edges, vocabulary and graph tables, and self-play. Prints
-seconds and conversations/s per stage, and the peak memory of the process tree (driver,
-Ray processes), then one JSON line per N. The default keyword threshold is the fixture's
-(10 for its 16,643 conversations) times the resampling factor, so every N selects about
-the same keywords and keeps about the same share of conversations: the growth in time
-and memory is the size's alone. --min-count overrides it.
+For each N: the fixture's conversations resampled to N (each with a fresh id) are written
+to a JSONL file and `corpusforge run weibo` publishes them, as a user runs it (temporary
+Prefect server, local Ray). Prints its wall time, conversations/s, the peak memory of its
+whole process tree, seconds per stage (from the manifest), then one JSON line per N and,
+for two or more sizes, the per-conversation cost of the largest over the smallest (1.0:
+time grows linearly). The keyword threshold is the fixture's (10 for its 16,643
+conversations) times the resampling factor, so every N selects about the same keywords
+and keeps about the same share of conversations; --min-count overrides it.
 """
 
 from __future__ import annotations
@@ -26,17 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpusforge.flows.environment import configure_environment  # noqa: E402
-
-configure_environment()
-
-from corpusforge.flows.ray_runner import local_init_kwargs  # noqa: E402
-from corpusforge.schemas.weibo import WeiboConfig  # noqa: E402
-from corpusforge.tasks.weibo.bench import run_scale  # noqa: E402
-from corpusforge.tasks.weibo.executor import RayExecutor  # noqa: E402
+from corpusforge.tasks.weibo.bench import run_product  # noqa: E402
 
 DEFAULT_SOURCE = ROOT.parent / "shared" / "fixtures" / "dialogues" / "zh.jsonl"
-SOURCE_MIN_COUNT = 10
+SOURCE_CONVERSATIONS, SOURCE_MIN_COUNT = 16_643, 10
 
 
 def main() -> None:
@@ -45,54 +37,36 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--out", type=Path, default=None, help="scratch (default: tmp)")
     parser.add_argument("--min-count", type=int, default=None)
-    parser.add_argument("--segmenter", default="jieba")
-    parser.add_argument("--ray-address", default=None)
-    parser.add_argument("--no-synthesis", action="store_true")
     parser.add_argument("--memo", type=int, default=0, help="per-worker LRU of tagged "
                         "utterances (0 = tag every utterance: the real tagging cost)")
     args = parser.parse_args()
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-
-    import ray
-
-    if args.ray_address:
-        ray.init(address=args.ray_address)
-    else:
-        ray.init(**local_init_kwargs(num_cpus=None))
-    source_size = sum(1 for line in args.source.open(encoding="utf-8") if line.strip())
-    try:
-        for n in args.n:
-            min_count = args.min_count or max(2, round(SOURCE_MIN_COUNT * n / source_size))
-            config = WeiboConfig(input_path=str(args.source), min_count=min_count,
-                                 segmentation={"segmenter": args.segmenter,
-                                               "memo": args.memo})
-            scratch = Path(tempfile.mkdtemp(prefix=f"weibo-bench-{n}-", dir=args.out))
-            try:
-                figures = run_scale(args.source, n, config, scratch, RayExecutor(),
-                                    synthesis=not args.no_synthesis)
-            finally:
+    cli = Path(sys.executable).parent / "corpusforge"
+    results = []
+    for n in args.n:
+        min_count = args.min_count or max(2, round(SOURCE_MIN_COUNT * n / SOURCE_CONVERSATIONS))
+        config = {"min_count": min_count, "drop_top": 50,
+                  "segmentation": {"memo": args.memo}}
+        scratch = Path(tempfile.mkdtemp(prefix=f"weibo-bench-{n}-", dir=args.out))
+        try:
+            figures = {**run_product(cli, args.source, n, scratch, config),
+                       "min_count": min_count, "memo": args.memo}
+        finally:
+            if args.out is None:
                 shutil.rmtree(scratch, ignore_errors=True)
-            figures["min_count"] = min_count
-            report(figures)
-    finally:
-        ray.shutdown()
-
-
-def report(f: dict) -> None:
-    print(f"\n== {f['conversations']:,} conversations ({f['utterances']:,} utterances), "
-          f"{f['workers']} Ray workers, {f['segmenter']}, min_count {f['min_count']}")
-    for name, s in f["stages"].items():
-        print(f"  {name:22s} {s['seconds']:9.1f} s  {s['conversations_per_s'] or 0:>12,.0f} conv/s")
-    print(f"  {'total':22s} {f['total_s']:9.1f} s  {f['conversations_per_s']:>12,.0f} conv/s")
-    print(f"  tagging: {f['tagged_utterances']:,} utterances tagged "
-          f"({f['memo_hits']:,} from the memo), "
-          f"{f['tagged_utterances_per_s_per_process']:.0f} utterances/s per process, "
-          f"{f['segment_cpu_ms_per_utterance']} CPU-ms per utterance")
-    print(f"  kept {f['kept']:,}, instances {f['instances']:,}, candidates {f['candidates']:,}")
-    print(f"  peak memory (process tree): RSS {f['peak_rss_tree_mib']:,} MiB, "
-          f"PSS {f['peak_pss_tree_mib']:,} MiB; scratch on disk {f['disk_mib']:,} MiB")
-    print(json.dumps(f, ensure_ascii=False), flush=True)
+        results.append(figures)
+        print(f"{n:>9,} conversations: {figures['wall_s']:8.1f} s, "
+              f"{figures['conversations_per_s']:8.1f} conv/s, peak RSS (tree) "
+              f"{figures['peak_rss_tree_mib']:,} MiB, PSS {figures['peak_pss_tree_mib']:,} MiB")
+        for stage, seconds in figures["stages_s"].items():
+            print(f"    {stage:<12} {seconds:8.1f} s")
+        print(json.dumps(figures), flush=True)
+    if len(results) > 1:
+        small, large = min(results, key=lambda r: r["conversations"]), max(
+            results, key=lambda r: r["conversations"])
+        ratio = (large["wall_s"] / large["conversations"]) / (
+            small["wall_s"] / small["conversations"])
+        print(f"per-conversation cost, {large['conversations']:,} over "
+              f"{small['conversations']:,}: {ratio:.2f}")
 
 
 if __name__ == "__main__":

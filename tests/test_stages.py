@@ -7,16 +7,20 @@ computes and what it reads."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import pyarrow as pa
 import pytest
 
+from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.lineage import LINEAGE
 from corpusforge.storage.rows import LINEAGE_TABLE
 from corpusforge.tasks.contract import StepContractError
 from corpusforge.tasks.plan import plan_run
-from corpusforge.tasks.stages import MapStage, Stage
+from corpusforge.tasks.recipe import InputBatch, Recipe
+from corpusforge.tasks.stages import INPUTS, GlobalStage, MapStage, Stage, StageInput, StageOutput
 from corpusforge.tasks.steps import MapStep, Row
 from corpusforge.testkit import FakeEngine, run_recipe, run_steps
 from tests.probe_corpus.fanout import FanoutConfig, FanoutRecipe, Score, fan
@@ -120,3 +124,58 @@ class Nothing(MapStep):
 def test_a_fan_out_into_nothing_must_say_why() -> None:
     with pytest.raises(StepContractError, match="RowFiltered"):
         run_steps([Nothing()], [{"row_id": "r0"}])
+
+
+class SideConfig(CorpusConfig):
+    corpus: str = "side"
+    texts: tuple[str, ...] = ("a", "bbbb", "cc")
+
+
+class Longest(GlobalStage):
+    def run(self, inputs: StageInput, out: StageOutput) -> None:
+        longest = max(len(r["text"]) for r in inputs.rows())
+        out.emit({"row_id": "longest", "chars": longest}, parents=[])
+
+
+class Relative(MapStep):
+    name = "relative"
+    produces = ("relative",)
+
+    def bind(self, sides: Mapping[str, Sequence[Row]]) -> None:
+        (self.longest,) = [r["chars"] for r in sides["longest"]]
+
+    def apply(self, row: Row) -> Row:
+        return {**row, "relative": len(row["text"]) / self.longest}
+
+
+class Sided(Recipe[SideConfig]):
+    name = "side"
+    config_model = SideConfig
+    table_schemas: ClassVar[dict[str, pa.Schema]] = {
+        "rows": pa.schema([("row_id", pa.string()), ("relative", pa.float64())])}
+    primary_table = "rows"
+
+    def read_inputs(self, config: SideConfig) -> InputBatch:
+        rows = [{"row_id": f"r{i}", "text": t} for i, t in enumerate(config.texts)]
+        return InputBatch(rows=rows, read=len(rows))
+
+    def stages(self, config: SideConfig) -> list[Stage]:
+        return [Longest("longest"), MapStage(
+            "relative", [Relative()], reads=INPUTS, sides=("longest",),
+            project=lambda rows: {"rows": [{"row_id": r["row_id"], "relative": r["relative"]}
+                                           for r in rows]})]
+
+
+def test_a_map_stage_reads_a_global_stage_whole_beside_its_own_slice(tmp_path: Path) -> None:
+    run = run_recipe(Sided(), SideConfig(shard_size=1), work_dir=tmp_path)
+    assert run.tables["rows"].to_pylist() == [
+        {"row_id": "r0", "relative": 0.25}, {"row_id": "r1", "relative": 1.0},
+        {"row_id": "r2", "relative": 0.5}]
+    assert run.shards == {"longest": 1, "relative": 3}
+    # a row made from the whole input has lineage with neither parents nor inputs
+    assert run.lineage.to_pylist() == [
+        {"row_id": "longest", "stage": "longest", "parents": [], "inputs": []}]
+    # the side stream is part of the stage's key: other texts, another longest
+    plans = [plan_run(Sided(), SideConfig(texts=t), tmp_path) for t in (("a",), ("a", "bb"))]
+    assert plans[0].stages[1].reads == {"inputs": "inputs", "longest": "longest"}
+    assert plans[0].stages[1].key != plans[1].stages[1].key

@@ -17,7 +17,7 @@ from typing import Any  # noqa: E402
 from prefect import Flow, flow  # noqa: E402
 
 from corpusforge.flows.corpus_cli import load_corpus  # noqa: E402
-from corpusforge.flows.pipeline import STATE_DIR, run_corpus  # noqa: E402
+from corpusforge.flows.pipeline import run_corpus  # noqa: E402
 from corpusforge.flows.ray_runner import make_task_runner  # noqa: E402
 from corpusforge.registry import registered  # noqa: E402
 
@@ -28,8 +28,7 @@ def corpus_flow(recipe_cls: type[Any]) -> Flow[..., dict[str, Any]]:
     def run(out_dir: str, config: dict[str, Any] | None = None, cache_dir: str | None = None,
             task_cpus: int = 1, progress: bool = False) -> dict[str, Any]:
         recipe = recipe_cls()
-        cfg = recipe.for_output(recipe_cls.config_model.model_validate(config or {}),
-                                Path(out_dir) / STATE_DIR)
+        cfg = recipe_cls.config_model.model_validate(config or {})
         return run_corpus(recipe, cfg, Path(out_dir),
                           cache_dir=Path(cache_dir) if cache_dir else None,
                           task_cpus=task_cpus, progress=progress).to_json()

@@ -36,14 +36,14 @@ LLM_STATUSES = ("ok", "missing_keyword", "failed")
 
 
 class SegmentationConfig(StrictModel):
-    """`cache_dir` (segmented chunks, keyed by content and segmenter) is left out of the
-    fingerprint by name: it says where work is kept, not what it is. `chunk_size` and
-    `memo` change speed only but are fingerprinted (the platform's exclusion table is
-    by field name)."""
+    """`chunk_size` and `memo` change speed only but are fingerprinted (the platform's
+    exclusion table is by field name); the segment stage's key names the segmenter only,
+    so they do not re-tag."""
 
     segmenter: Segmenter = "jieba"
-    chunk_size: int = Field(default=2000, ge=1, description="conversations per Ray task")
-    cache_dir: str | None = None
+    chunk_size: int = Field(default=2000, ge=1,
+                            description="conversations per segment shard (and per chunk of "
+                                        "the corpus stage's passes)")
     # Tagged utterances remembered per worker process (an LRU; 0 = off). Tagging is
     # deterministic, so this changes speed only: real Weibo data repeats ~7% of
     # utterances ("哈哈", "谢谢"); a resampled benchmark input repeats nearly all of them.
@@ -94,9 +94,6 @@ class WeiboConfig(CorpusConfig):
     pool_size: int = Field(default=100_000, ge=100, description="utterances kept per split "
                            "for negatives and retrieval (reservoir; all when fewer)")
     synthesis: SynthesisConfig = SynthesisConfig()
-    # Whole-corpus work happens in prepare; shards only filter and project (or call the
-    # engine for the extension), so few large shards keep the per-task overhead down.
-    shard_size: int = Field(default=20_000, ge=1)
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()

@@ -118,8 +118,21 @@ def count_inputs(read: int, inputs: set[str], kept: dict[str, pa.Table],
 
 
 def stage_notes(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Stage name -> the facts its global stage noted (StageOutput.note)."""
-    return {s["stage"]: s["notes"] for s in stats if s.get("notes")}
+    """Stage name -> what a global stage noted (StageOutput.note), or, for a map stage,
+    when its shards ran: rows read, summed shard seconds and how many processes ran
+    them (a rerun that found them committed reports the run that committed them)."""
+    out: dict[str, dict[str, Any]] = {}
+    shards: dict[str, list[dict[str, Any]]] = {}
+    for unit in stats:
+        if "notes" in unit:
+            out[unit["stage"]] = unit["notes"]
+        else:
+            shards.setdefault(unit.get("stage", "rows"), []).append(unit)
+    for stage, units in shards.items():
+        out[stage] = {"shards": len(units), "read": sum(u["read"] for u in units),
+                      "elapsed_s": sum(u["elapsed_s"] for u in units),
+                      "processes": len({u["pid"] for u in units})}
+    return out
 
 
 def stage_counts(stats: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -21,6 +21,7 @@ role's engine offers the operation its steps use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.engine_io import EngineConfig, OpenAIEngineConfig, VLLMEngineConfig
-from corpusforge.schemas.fingerprint import canonical_json, digest
+from corpusforge.schemas.fingerprint import canonical_json, digest, strip_excluded
 from corpusforge.storage.rows import LINEAGE_TABLE, encode_rows
 from corpusforge.storage.shards import ShardStore
 from corpusforge.tasks.contract import StepContractError, check_chain, check_engines
@@ -179,22 +180,27 @@ def stage_plans(recipe: Recipe[Any], config: CorpusConfig, inputs_key: str,
         if stage.name in writer:
             raise StepContractError(f"recipe {recipe.name!r} has two stages named "
                                     f"{stage.name!r} (or one named {INPUTS!r})")
-        reads = stage.reads or (previous,)
+        reads = (*(stage.reads or (previous,)),
+                 *(stage.sides if isinstance(stage, MapStage) else ()))
         for stream in reads:
             if stream not in writer:
                 raise StepContractError(
                     f"stage {stage.name!r} reads {stream!r}, which no earlier stage writes "
                     f"(streams: {sorted(writer)})")
         key = digest({"recipe": recipe.name, "schema_version": recipe.schema_version,
-                      "config": fingerprint, "stage": stage.identity(),
+                      "config": fingerprint if stage.config_fields is None
+                      else config_part(config, stage.config_fields),
+                      "stage": stage.identity(),
                       "reads": {s: keys[s] for s in reads}})
         plans.append(StagePlan(stage, index, key, {s: writer[s] for s in reads}))
         known = fields[reads[0]]
         if isinstance(stage, MapStage):
             if known is not None:
                 check_chain(stage.steps, known)
-            streams = {stage.name: None if known is None
-                       else known | {f for s in stage.steps for f in s.produces}}
+            out = None if known is None else known | {f for s in stage.steps for f in s.produces}
+            if out is not None and stage.stream_fields is not None:
+                out &= {"row_id", *stage.stream_fields}
+            streams = {stage.name: out}
         else:
             assert isinstance(stage, GlobalStage)
             streams = {stage.name: None, **{f"{stage.name}:{o}": None for o in stage.outputs}}
@@ -202,6 +208,21 @@ def stage_plans(recipe: Recipe[Any], config: CorpusConfig, inputs_key: str,
             keys[stream], writer[stream], fields[stream] = key, stage.name, known_fields
         previous = stage.name
     return plans
+
+
+def config_part(config: CorpusConfig, fields: Sequence[str]) -> dict[str, Any]:
+    """The named fields of the config (dotted paths), as its fingerprint sees them."""
+    dumped = strip_excluded(config.model_dump(mode="json"))
+    out: dict[str, Any] = {}
+    for path in fields:
+        value: Any = dumped
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise StepContractError(f"config field {path!r} named by a stage is not in "
+                                        f"{type(config).__name__} (or is not fingerprinted)")
+            value = value[part]
+        out[path] = value
+    return out
 
 
 def plan_run(recipe: Recipe[Any], config: CorpusConfig, work_root: Path) -> RunPlan:
@@ -254,10 +275,13 @@ def stream_parts(root: Path, table: str) -> list[tuple[str, int]]:
             for p in ShardStore(root).table_parts(table)]
 
 
-def shard_size(config: CorpusConfig, rows: int, roles: dict[str, EngineConfig]) -> int:
-    """`--shard-size`, or one from the stage's row count and the engines' concurrency."""
+def shard_size(config: CorpusConfig, rows: int, roles: dict[str, EngineConfig],
+               max_size: int = 64) -> int:
+    """`--shard-size`, or one from the stage's row count, its largest shard and the
+    engines' concurrency."""
     return config.shard_size or auto_shard_size(
-        rows, min_size=max((getattr(e, "concurrency", 1) for e in roles.values()), default=1))
+        rows, max_size=max_size,
+        min_size=max((getattr(e, "concurrency", 1) for e in roles.values()), default=1))
 
 
 def plan_shards(parts: list[tuple[str, int]], size: int) -> list[Shard]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pyarrow as pa
@@ -60,12 +59,6 @@ class Recipe(ABC, Generic[C]):
     license: ClassVar[str] = "other"
     tags: ClassVar[tuple[str, ...]] = ()
     task_categories: ClassVar[tuple[str, ...]] = ("text-generation",)
-
-    def for_output(self, config: C, state_dir: Path) -> C:
-        """The config with settings that depend on where the run keeps its state
-        (`<out>/.corpusforge`), e.g. a cache of a whole-corpus stage; applied by the flow
-        before planning. Such settings must stay out of the fingerprint."""
-        return config
 
     @abstractmethod
     def read_inputs(self, config: C) -> InputBatch:

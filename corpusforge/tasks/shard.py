@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from corpusforge.schemas.corpus import DEFAULT_ROLE, CorpusConfig
 from corpusforge.schemas.engine_io import EngineConfig
-from corpusforge.schemas.lineage import as_read
+from corpusforge.schemas.lineage import LINEAGE, as_read
 from corpusforge.schemas.quarantine import QUARANTINE_SCHEMA, QuarantineRecord
 from corpusforge.storage.cache import ResponseCache
 from corpusforge.storage.rows import LINEAGE_TABLE, encode_rows, iter_decoded, lineage_table
@@ -134,6 +134,10 @@ def _execute(ctx: ShardContext, shard: Shard,
         return {**_stored_stats(store, shard.shard_id), "skipped": True}
     stage = ctx.stage()
     assert isinstance(stage, MapStage)
+    if stage.sides:
+        sides = {name: side_rows(*ctx.streams[name]) for name in stage.sides}
+        for step in stage.steps:
+            step.bind(sides)
     engines = given if given is not None else role_engines(ctx.roles, Path(ctx.cache_dir),
                                                             ctx.threads)
     runner = RowRunner(stage.steps, engines, run_seed=ctx.config.seed,
@@ -155,6 +159,20 @@ def _execute(ctx: ShardContext, shard: Shard,
     return {**stats, "skipped": False}
 
 
+_SIDES: dict[tuple[str, ...], list[Row]] = {}  # per process: parts -> rows
+
+
+def side_rows(root: str, table: str) -> list[Row]:
+    """A side stream's rows, read once per worker process (keyed by its part files, which
+    committed stores never rewrite), not once per shard."""
+    parts = tuple(str(p) for p in ShardStore(Path(root)).table_parts(table))
+    if parts not in _SIDES:
+        while len(_SIDES) >= 4:  # earlier stages' sides
+            _SIDES.pop(next(iter(_SIDES)))
+        _SIDES[parts] = [as_read(r) for p in parts for r in iter_decoded(pq.read_table(p))]
+    return _SIDES[parts]
+
+
 def shard_tables(recipe: Recipe[Any], stage: MapStage,
                  outcome: ShardOutcome) -> dict[str, pa.Table]:
     """What a map shard commits: its published tables' records, its quarantine records,
@@ -162,6 +180,9 @@ def shard_tables(recipe: Recipe[Any], stage: MapStage,
     tables = records_to_tables(recipe, stage.project(outcome.rows))
     tables[QUARANTINE_TABLE] = quarantine_table(outcome.quarantined)
     rows = outcome.rows_with_lineage()
+    if stage.stream_fields is not None:
+        kept = {"row_id", LINEAGE, *stage.stream_fields}
+        rows = [{k: v for k, v in r.items() if k in kept} for r in rows]
     tables[rows_table(stage.name)] = encode_rows(rows)
     tables[LINEAGE_TABLE] = lineage_table(rows, stage.name)
     return tables

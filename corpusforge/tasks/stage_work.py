@@ -62,9 +62,9 @@ def stage_work(recipe: Recipe[Any], config: CorpusConfig, plan: RunPlan, sp: Sta
     if isinstance(sp.stage, MapStage):
         used = {s.engine_role for s in engine_steps(sp.stage.steps)}
         roles = {role: e for role, e in plan.roles.items() if role in used}
-        root, table = next(iter(streams.values()))
+        root, table = streams[next(s for s in sp.reads if s not in sp.stage.sides)]
         parts = stream_parts(Path(root), table)
-        size = shard_size(config, sum(n for _, n in parts), roles)
+        size = shard_size(config, sum(n for _, n in parts), roles, sp.stage.max_shard_rows)
         shards = plan_shards(parts, size)
         directory = plan.store_dir(sp, size)
     else:

@@ -53,33 +53,54 @@ class Stage(ABC):
     # their own versions).
     version: ClassVar[int] = 1
 
-    def __init__(self, name: str, reads: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, reads: Sequence[str] = (),
+                 config_fields: Sequence[str] | None = None) -> None:
         self.name = check_name("stage name", name)
         self.reads = tuple(reads)
+        # The config fields (dotted paths) its output depends on; None: the whole config.
+        # A stage that names them keeps its key, and its committed work, when other
+        # fields change (a re-tagging stage need not rerun for a new keyword threshold).
+        self.config_fields = tuple(config_fields) if config_fields is not None else None
 
     def identity(self) -> dict[str, Any]:
         """What enters the stage's key, with the keys of the streams it reads and the
         config's fingerprint."""
         return {"name": self.name, "kind": self.kind, "version": self.version,
                 "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "reads": list(self.reads)}
+                "reads": list(self.reads),
+                "config_fields": None if self.config_fields is None
+                else list(self.config_fields)}
 
 
 class MapStage(Stage):
     kind: ClassVar[str] = "map"
 
     def __init__(self, name: str, steps: Sequence[Step], *, reads: str | None = None,
-                 project: Projection | None = None) -> None:
-        super().__init__(name, (reads,) if reads else ())
+                 sides: Sequence[str] = (), project: Projection | None = None,
+                 max_shard_rows: int = 64, config_fields: Sequence[str] | None = None,
+                 stream_fields: Sequence[str] | None = None) -> None:
+        super().__init__(name, (reads,) if reads else (), config_fields)
         self.steps = list(steps)
+        # Streams every shard reads whole besides its slice (a vocabulary, pools a global
+        # stage built): each step gets them through `Step.bind` before the first row.
+        self.sides = tuple(sides)
+        # The fields its output stream keeps for later stages (None: all): a stage whose
+        # rows carry bulky fields only `project` needs stores no more than the next reads.
+        self.stream_fields = tuple(stream_fields) if stream_fields is not None else None
         self._project = project
+        # The largest shard auto-sizing makes: 64 suits engine steps; a stage of cheap
+        # per-row code takes larger shards, so a million rows are not 15K tasks.
+        self.max_shard_rows = max_shard_rows
 
     def project(self, rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
         """One shard's finished rows -> records of published tables."""
         return self._project(rows) if self._project is not None else {}
 
     def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "steps": [s.identity() for s in self.steps]}
+        return {**super().identity(), "sides": list(self.sides),
+                "stream_fields": None if self.stream_fields is None
+                else list(self.stream_fields),
+                "steps": [s.identity() for s in self.steps]}
 
 
 class GlobalStage(Stage):

@@ -19,7 +19,7 @@ the plan is built, naming the step, the role and the engine.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from corpusforge.schemas.corpus import DEFAULT_ROLE
@@ -73,6 +73,10 @@ class Step(ABC):
     def applies(self, row: Row) -> bool:
         """False skips this step for the row (the row passes through unchanged)."""
         return True
+
+    def bind(self, sides: Mapping[str, Sequence[Row]]) -> None:  # noqa: B027 (most need none)
+        """The stage's side streams (MapStage.sides: stream -> every row), given once per
+        shard before the first row; a step that reads one keeps what it needs."""
 
     def identity(self) -> dict[str, Any]:
         """What enters the derivation key. Settings that change the output belong in the

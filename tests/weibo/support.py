@@ -1,6 +1,6 @@
 """Shared helpers for the Weibo tests: fixture paths, a slice of real multi-turn
 conversations, and the recipe run in-process (corpusforge.testkit.run_recipe: plan,
-steps, tables and validation) with segmentation in this process instead of on Ray."""
+every stage, tables and validation) in this process instead of on Ray."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.schemas.weibo import WeiboConfig
-from corpusforge.tasks.weibo.executor import LocalExecutor
 from corpusforge.tasks.weibo.recipe import WeiboRecipe
 from corpusforge.testkit import RecipeRun, run_recipe
 from tests.conftest import FIXTURES, fixture_path
@@ -34,5 +33,5 @@ def write_slice(out: Path, n: int, min_turns: int = 6) -> Path:
     return out
 
 
-def run_local(config: WeiboConfig) -> RecipeRun:
-    return run_recipe(WeiboRecipe(LocalExecutor()), config, max_parse_attempts=1)
+def run_local(config: WeiboConfig, work_dir: Path | None = None) -> RecipeRun:
+    return run_recipe(WeiboRecipe(), config, max_parse_attempts=1, work_dir=work_dir)

@@ -1,15 +1,16 @@
-"""The scale benchmark's machinery on a small N, in-process: the resampling generator,
-the stage figures and the process-tree memory sampler."""
+"""The scale benchmark's machinery: the resampling generator, the process-tree memory
+sampler, and the product command measured on a small N."""
 
 from __future__ import annotations
 
 from itertools import islice
 from pathlib import Path
 
-from corpusforge.schemas.weibo import WeiboConfig
-from corpusforge.tasks.weibo.bench import TreeMemory, resample, run_scale
-from corpusforge.tasks.weibo.executor import LocalExecutor
+import pytest
+
+from corpusforge.tasks.weibo.bench import TreeMemory, resample, run_product
 from tests.conftest import fixture_path
+from tests.integration.support import BIN
 from tests.weibo.support import ZH
 
 
@@ -27,14 +28,17 @@ def test_memory_sampler_sees_this_process() -> None:
     assert mem.peak_rss >= 64 * 2**20 and mem.peak_pss > 0
 
 
-def test_small_run_reports_every_stage(tmp_path: Path) -> None:
-    config = WeiboConfig(input_path=str(ZH), min_count=2, drop_top=5, min_keywords=3,
-                         segmentation={"chunk_size": 150, "memo": 10_000},
-                         synthesis={"conversations": 5})
-    f = run_scale(fixture_path(ZH), 400, config, tmp_path, LocalExecutor())
-    assert f["conversations"] == 400 and f["utterances"] >= 800
-    assert set(f["stages"]) == {"segment", "candidates", "filter", "instances",
-                                "vocabulary_graph", "embeddings_synthesis"}
-    assert f["tagged_utterances"] + f["memo_hits"] == f["utterances"]
-    assert f["peak_rss_tree_mib"] > 50 and f["synthesis"]["conversations"] == 5
-    assert (tmp_path / "graph.parquet").is_file() and f["kept"] > 0
+@pytest.mark.integration
+def test_the_product_command_on_a_small_resample(tmp_path: Path) -> None:
+    """The benchmark's harness end to end: `corpusforge run weibo` (real Prefect server,
+    real Ray) on 400 resampled conversations, measured over its process tree."""
+    config = {"min_count": 2, "drop_top": 5, "min_keywords": 3,
+              "segmentation": {"chunk_size": 150}, "synthesis": {"conversations": 5}}
+    f = run_product(BIN / "corpusforge", fixture_path(ZH), 400, tmp_path, config,
+                    env={"CORPUSFORGE_HOME": str(tmp_path / "home")})
+    assert f["conversations"] == 400 and f["wall_s"] > 0
+    assert list(f["stages_s"]) == ["segment", "candidates", "mark", "pools", "instances",
+                                   "world", "llm"]
+    assert f["counts"]["conversations"] + f["counts"]["quarantine"] == 400
+    assert f["counts"]["instances"] > 0
+    assert f["peak_rss_tree_mib"] > 200  # CLI, Prefect server, Ray: a tree, not one process

@@ -1,4 +1,5 @@
-"""One chunk through the passes: instances, negatives, graph edges, co-occurrence."""
+"""One conversation through the passes: tagging, marking, instances, negatives, graph
+edges, co-occurrence."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from corpusforge.tasks.weibo.chunks import (
     count_cooccurrence,
     draw_negatives,
     instance_chunk,
+    keyword_counts,
     mark_chunk,
-    segment_chunk,
+    segmented_table,
 )
-from corpusforge.tasks.weibo.executor import LocalExecutor
+from corpusforge.tasks.weibo.segment import MEMO
+from corpusforge.tasks.weibo.tagging import Segment
 
 KW = ["a_n", "b_n", "c_v", "d_a", "e_n"]
 INDEX = {k: i for i, k in enumerate(KW)}
@@ -30,9 +33,8 @@ def _conversation() -> pa.Table:
 
 
 def test_instances_follow_the_spec() -> None:
-    ex = LocalExecutor()
-    pools = ex.share({"train": [f"n{i}" for i in range(100)] + ["u2"]})
-    out = instance_chunk(_conversation(), pools, ex.share(INDEX),
+    pools = {"train": [f"n{i}" for i in range(100)] + ["u2"]}
+    out = instance_chunk(_conversation(), pools, INDEX,
                          InstanceParams(seed=1, negatives=19, max_source=9))
     rows = out.table.to_pylist()
     assert [r["turn"] for r in rows] == [2, 4, 5, 6, 7, 8, 9, 10, 11]  # i >= 2 with keywords
@@ -66,20 +68,22 @@ def test_cooccurrence_same_and_adjacent_utterances() -> None:
 
 
 def test_segment_then_mark() -> None:
-    rows = [{"row_id": "r1", "source": "s", "platform": None,
-             "turns": ["我们一起去看电影。", "电影很好看，下次一起"]}]
-    seg = segment_chunk(rows, "jieba", 2)
-    assert seg.counts["电影_n"] == 2 and seg.utterances == 2
-    marked = mark_chunk(seg.table, LocalExecutor().share({"电影_n": 0}),
+    row = {"row_id": "r1", "source": "s", "platform": None,
+           "turns": ["我们一起去看电影。", "电影很好看，下次一起"]}
+    tagged = Segment("jieba").apply(row)
+    assert keyword_counts([tagged["segmented"]], "jieba", 2)["电影_n"] == 2
+    table = segmented_table([tagged], [tagged["segmented"]])
+    marked = mark_chunk(table, {"电影_n": 0},
                         MarkParams("jieba", 2, 2, 0, 0.05, 0.05)).table.to_pylist()[0]
     assert marked["keywords"] == [["电影_n"], ["电影_n"]]
     assert marked["distinct_keywords"] == 1 and marked["filter_reason"] == "too_few_keywords"
 
 
 def test_memo_changes_speed_only() -> None:
-    rows = [{"row_id": f"r{i}", "source": "s", "platform": None,
-             "turns": ["哈哈哈好的", "电影很好看，下次一起"]} for i in range(3)]
-    plain = segment_chunk(rows, "jieba", 2)
-    memo = segment_chunk(rows, "jieba", 2, memo=100)
-    assert memo.table.equals(plain.table) and memo.counts == plain.counts
-    assert memo.memo_hits >= 4  # the same two utterances, three times
+    rows = [{"row_id": f"r{i}", "turns": ["哈哈哈好的", "电影很好看，下次一起"]}
+            for i in range(3)]
+    hits = MEMO.hits
+    plain = [Segment("jieba").apply(r) for r in rows]
+    memo = [Segment("jieba", memo=100).apply(r) for r in rows]
+    assert memo == plain
+    assert MEMO.hits - hits >= 4  # the same two utterances, three times

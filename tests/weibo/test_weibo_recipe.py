@@ -37,7 +37,7 @@ def test_kept_conversations_meet_the_filter(slice_run: RecipeRun) -> None:
 
 
 def test_vocabulary_counts_are_the_corpus_counts(slice_run: RecipeRun) -> None:
-    rows = slice_run.streams["corpus"]  # every conversation read, kept or filtered
+    rows = slice_run.streams["segment"]  # every conversation read, kept or filtered
     counted: Counter[str] = Counter()
     for r in rows:
         for utt in r["segmented"]:
@@ -102,9 +102,15 @@ def test_report_and_card(slice_run: RecipeRun) -> None:
 
 
 def test_rerun_is_identical(slice_run: RecipeRun, slice_dir: Path) -> None:
-    """A rerun (here from the segmentation cache) produces the same rows and tables."""
-    again = run_local(slice_config(slice_dir))
-    assert again.recipe.stage is not None
-    assert again.recipe.stage.stats["cached_chunks"] == again.recipe.stage.stats["chunks"]
+    """A rerun with another keyword threshold reuses the committed tagging (its shards are
+    not rewritten) and reproduces the tagged rows; the same command reproduces it all."""
+    work = slice_dir / "work"
+    tagged = {p: p.stat().st_mtime_ns for p in work.glob("segment-*/shards/*")}
+    assert tagged
+    other = run_local(slice_config(slice_dir, min_count=4), work)
+    assert {p: p.stat().st_mtime_ns for p in work.glob("segment-*/shards/*")} == tagged
+    assert other.streams["segment"] == slice_run.streams["segment"]
+    again = run_local(slice_config(slice_dir), work)
+    assert again.recipe.stage is not None and again.recipe.tagging is not None
     assert again.streams == slice_run.streams
     assert all(again.tables[n].equals(t) for n, t in slice_run.tables.items())

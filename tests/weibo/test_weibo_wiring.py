@@ -8,9 +8,10 @@ import yaml
 from typer.testing import CliRunner
 
 from corpusforge.schemas.weibo import WeiboConfig
+from corpusforge.tasks.plan import plan_run
 from corpusforge.tasks.weibo.recipe import WeiboRecipe
 from tests.conftest import REPO
-from tests.weibo.support import CANDIDATES, ZH
+from tests.weibo.support import CANDIDATES, ZH, write_slice
 
 
 def test_the_deployment_reads_the_fixture() -> None:
@@ -22,15 +23,19 @@ def test_the_deployment_reads_the_fixture() -> None:
     assert cfg.resolve(cfg.reference_keywords_path or "").resolve() == CANDIDATES.resolve()
 
 
-def test_flow_caches_segmentation_under_the_output(tmp_path: Path) -> None:
-    recipe = WeiboRecipe()
-    cfg = recipe.for_output(WeiboConfig(input_path="x.jsonl"), tmp_path / ".corpusforge")
-    assert cfg.segmentation.cache_dir == str(tmp_path / ".corpusforge" / "cache" /
-                                             "weibo-segments")
-    mine = recipe.for_output(
-        WeiboConfig(input_path="x", segmentation={"cache_dir": "/c"}), Path("o") / ".corpusforge")
-    assert mine.segmentation.cache_dir == "/c"
-    assert cfg.fingerprint() == WeiboConfig(input_path="x.jsonl").fingerprint()
+def test_the_segment_stage_key_names_the_tagger_only(tmp_path: Path) -> None:
+    """A rerun with another keyword threshold reuses the committed tagging; another tagger
+    (or other conversations) tags again."""
+    data = write_slice(tmp_path / "slice.jsonl", 5)
+
+    def keys(**fields: object) -> dict[str, str]:
+        config = WeiboConfig.model_validate({"input_path": str(data), **fields})
+        return {s.name: s.key for s in plan_run(WeiboRecipe(), config, tmp_path).stages}
+
+    base = keys()
+    assert keys(min_count=3, segmentation={"chunk_size": 7})["segment"] == base["segment"]
+    assert keys(min_count=3)["candidates"] != base["candidates"]
+    assert keys(segmentation={"segmenter": "thulac"})["segment"] != base["segment"]
 
 
 def test_cli_lists_and_documents_the_command() -> None:

@@ -1,14 +1,11 @@
-"""The scale benchmark: the corpus stage on N conversations resampled from a real file.
+"""The scale benchmark's parts: N conversations resampled from a real file, and the peak
+memory of a process tree.
 
-The input is a generator (the fixture's conversations drawn with replacement, each with a
-new id, so splits and negatives behave as on a large corpus), so nothing holds all N
-conversations. Every utterance is tagged: the segmentation cache is off, although
-resampling repeats texts, so the figure is the tagger's real cost — unless the per-worker
-memo is turned on (`segmentation.memo`), which the figures then say (`memo_hits`): on a
-resampled input nearly every utterance is a repeat. Reported per stage:
-seconds and conversations/s; and the peak memory of the whole process tree (driver plus
-Ray's raylet, GCS and workers), sampled every 200 ms from /proc: summed RSS (counts
-shared pages once per process, so it over-states) and summed PSS (shares them out).
+The input is the fixture's conversations drawn with replacement, each with a new id (so
+splits and negatives behave as on a large corpus), written line by line: nothing holds
+all N. Memory is sampled every 200 ms from /proc over the whole process tree (the CLI,
+its Prefect server, Ray's raylet, GCS and workers): summed RSS (counts shared pages once
+per process, so it over-states) and summed PSS (shares them out).
 """
 
 from __future__ import annotations
@@ -16,21 +13,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from corpusforge.schemas.weibo import WeiboConfig
-from corpusforge.tasks.weibo.build import make_world, synthesize, vocabulary_records
-from corpusforge.tasks.weibo.corpus import build_corpus
-from corpusforge.tasks.weibo.executor import Executor
-from corpusforge.tasks.weibo.graph import edge_records
-from corpusforge.tasks.weibo.synthesis import GUIDED, summarise
 
 MIB = 2**20
 
@@ -48,6 +36,16 @@ def resample(path: Path, n: int, seed: int) -> Iterator[dict[str, Any]]:
     for i in range(n):
         source, turns = pool[rng.randrange(len(pool))]
         yield {"row_id": f"r{i:08d}", "source": source, "platform": "weibo", "turns": turns}
+
+
+def write_resampled(source: Path, n: int, seed: int, path: Path) -> Path:
+    """`resample` as a JSONL file of conversations (the product command's input)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for row in resample(source, n, seed):
+            f.write(json.dumps({"id": row["row_id"], "source": row["source"],
+                                "platform": row["platform"], "turns": row["turns"]},
+                               ensure_ascii=False) + "\n")
+    return path
 
 
 def _tree(root: int) -> list[int]:
@@ -84,16 +82,17 @@ def _memory(pid: int) -> tuple[int, int]:
 
 
 class TreeMemory:
-    """Peak summed RSS and PSS of this process and its descendants."""
+    """Peak summed RSS and PSS of a process (default: this one) and its descendants."""
 
-    def __init__(self, interval_s: float = 0.2) -> None:
+    def __init__(self, interval_s: float = 0.2, root: int | None = None) -> None:
+        self.root = root if root is not None else os.getpid()
         self.peak_rss = self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(interval_s,), daemon=True)
 
     def _run(self, interval_s: float) -> None:
         while not self._stop.is_set():
-            sample = [_memory(p) for p in _tree(os.getpid())]
+            sample = [_memory(p) for p in _tree(self.root)]
             self.peak_rss = max(self.peak_rss, sum(r for r, _ in sample))
             self.peak_pss = max(self.peak_pss, sum(p for _, p in sample))
             self._stop.wait(interval_s)
@@ -107,48 +106,40 @@ class TreeMemory:
         self._thread.join()
 
 
-def run_scale(source: Path, n: int, config: WeiboConfig, work_dir: Path,
-              executor: Executor, synthesis: bool = True) -> dict[str, Any]:
-    """Corpus stage, vocabulary and graph tables (and self-play) on n resampled
-    conversations; returns the figures."""
-    with TreeMemory() as mem:
-        started = time.perf_counter()
-        res = build_corpus(resample(source, n, config.seed), config, work_dir, executor)
-        timings = dict(res.timings_s)
-        t = time.perf_counter()
-        keywords = res.candidates.keywords
-        pq.write_table(pa.Table.from_pylist(vocabulary_records(res, None)),
-                       work_dir / "vocabulary.parquet")
-        pq.write_table(pa.Table.from_pylist(edge_records(res.edges, keywords)),
-                       work_dir / "graph.parquet")
-        timings["vocabulary_graph"] = time.perf_counter() - t
-        summary = None
-        if synthesis:
-            t = time.perf_counter()
-            world = make_world(res, config)
-            played = synthesize(res, config, world)
-            summary = summarise([p for p in played if p["agent"] == GUIDED])
-            timings["embeddings_synthesis"] = time.perf_counter() - t
-        total = time.perf_counter() - started
-    stats = res.stats
+
+
+def run_product(cli: Path, source: Path, n: int, scratch: Path, config: dict[str, Any],
+                env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`corpusforge run weibo` on n resampled conversations, as a user runs it (its own
+    temporary Prefect server and local Ray unless `env` points elsewhere); wall time, peak
+    memory of its whole process tree, and the stage timings and counts of its manifest."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    data = write_resampled(source, n, int(config.get("seed", 0)), scratch / "input.jsonl")
+    config_path = scratch / "config.json"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    out = scratch / "out"
+    cmd = [str(cli), "run", "weibo", "--input", str(data), "--config", str(config_path),
+           "--out", str(out), "--no-progress"]
+    started = time.perf_counter()
+    with open(scratch / "run.log", "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+        with TreeMemory(root=proc.pid) as mem:
+            code = proc.wait()
+    wall = time.perf_counter() - started
+    if code != 0:
+        tail = (scratch / "run.log").read_text(encoding="utf-8")[-3000:]
+        raise RuntimeError(f"{' '.join(cmd)} exited {code}:\n{tail}")
+    version = next(p for p in sorted((out / "weibo").iterdir()) if p.name[0].isdigit())
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     return {
-        "conversations": n, "utterances": stats["utterances"], "workers": executor.workers,
-        "segmenter": config.segmentation.segmenter, "kept": stats["kept"],
-        "instances": stats["instances"], "candidates": stats["candidates"],
-        "graph_edges": {s: len(c) for s, c in res.edges.items()},
-        "pools": stats["pools"], "synthesis": summary,
-        "stages": {name: {"seconds": round(s, 2),
-                          "conversations_per_s": round(n / s, 1) if s > 0 else None}
-                   for name, s in timings.items()},
-        "tagged_utterances_per_s_per_process": stats["tagged_per_s_per_process"],
-        "tagged_utterances": stats["tagged_utterances"], "memo_hits": stats["memo_hits"],
-        # CPU time per utterance is what a dedicated core would need, whatever the load
-        "segment_cpu_ms_per_utterance": round(1000 * stats["segment_task_cpu_s"]
-                                              / max(1, stats["utterances"]), 3),
-        "memo": config.segmentation.memo,
-        "total_s": round(total, 1), "conversations_per_s": round(n / total, 1),
-        "peak_rss_tree_mib": round(mem.peak_rss / MIB), "peak_pss_tree_mib":
-            round(mem.peak_pss / MIB),
-        "disk_mib": round(sum(p.stat().st_size for p in work_dir.rglob("*") if p.is_file())
-                          / MIB),
-    }
+        "conversations": n, "wall_s": round(wall, 1),
+        "conversations_per_s": round(n / wall, 1),
+        "peak_rss_tree_mib": round(mem.peak_rss / MIB),
+        "peak_pss_tree_mib": round(mem.peak_pss / MIB),
+        "stages_s": {k.removeprefix("stage:"): v for k, v in manifest["timings_s"].items()
+                     if k.startswith("stage:")},
+        "validate_s": manifest["timings_s"].get("validate"),
+        "counts": manifest["counts"]["tables"],
+        "disk_mib": round(sum(p.stat().st_size for p in scratch.rglob("*") if p.is_file())
+                          / MIB)}

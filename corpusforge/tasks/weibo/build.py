@@ -1,48 +1,33 @@
-"""From the corpus stage's parts and totals to what the platform publishes.
+"""From the corpus passes' totals to the last derived tables.
 
-`build_all` is the work of the recipe's `corpus` stage (recipe.py): run the streaming
-corpus stage on the conversations read, train the keyword embeddings, play the
-self-play conversations, and hand everything to a `Sink`: conversation rows (they keep
-their input `row_id`: the primary table's rows, filtered by the next stage), the derived
-tables' records (instances, vocabulary, graph, synthesized) and the LLM extension's turn
-rows ("llm:" ids, which no input line can have). A filtered conversation keeps its row
-with its `filter_reason`, so the filter step quarantines it with the reason and
-read == published + quarantined holds.
+`finish` is the work of the recipe's `world` stage (passes.py): the vocabulary and the
+transition graphs, the keyword embeddings, the self-play conversations and the LLM
+extension's turn rows ("llm:" ids, which no input line can have), handed to a `Sink`.
+The scale benchmark (bench.py) uses the same pieces after its own passes.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from corpusforge.schemas.weibo import WeiboConfig
 from corpusforge.tasks.steps import Row
-from corpusforge.tasks.weibo.corpus import CorpusResult, build_corpus
 from corpusforge.tasks.weibo.embeddings import KeywordEmbeddings, train_embeddings
-from corpusforge.tasks.weibo.executor import Executor
 from corpusforge.tasks.weibo.graph import adjacency, edge_records
 from corpusforge.tasks.weibo.keywords import overlap, read_reference
 from corpusforge.tasks.weibo.llm_rows import llm_turn_rows
 from corpusforge.tasks.weibo.retrieval import RetrievalIndex
 from corpusforge.tasks.weibo.synthesis import World, play, sample_tasks, smoothness
+from corpusforge.tasks.weibo.totals import CorpusResult
 
 _SYNTH = ("synth_id", "target", "start", "turns", "utterances_num", "success", "turns_used",
           "smoothness_proxy", "agent")
-_INSTANCE = ("instance_id", "split", "turn", "source", "source_num", "context", "keywords",
-             "keywords_num", "candidates", "candidates_num", "gold_index")
-
-
 class Sink(Protocol):
-    def conversation(self, row: Row) -> None: ...
-
     def records(self, table: str, records: list[dict[str, Any]]) -> None: ...
 
     def llm_turn(self, row: Row) -> None: ...
@@ -94,34 +79,23 @@ def corpus_smoothness(emb: KeywordEmbeddings, res: CorpusResult) -> float | None
     return float(np.mean(pairs)) if pairs else None
 
 
-def build_all(rows: Iterable[Row], config: WeiboConfig, executor: Executor,
-              sink: Sink) -> StageReport:
-    with tempfile.TemporaryDirectory(prefix="corpusforge-weibo-") as tmp:
-        res = build_corpus(rows, config, Path(tmp), executor)
-        for path in res.parts("conversations"):
-            for r in pq.read_table(path).to_pylist():
-                sink.conversation(r)
-        for path in res.parts("instances"):
-            sink.records("instances", [{"row_id": r["row_id"], **{k: r[k] for k in _INSTANCE}}
-                                       for r in pq.read_table(path).to_pylist()])
-        reference = (read_reference(config.resolve(config.reference_keywords_path))
-                     if config.reference_keywords_path else None)
-        sink.records("vocabulary", vocabulary_records(res, reference))
-        sink.records("graph", edge_records(res.edges, res.candidates.keywords))
-        started = time.perf_counter()
-        world = make_world(res, config)
-        res.timings_s["embeddings"] = time.perf_counter() - started
-        started = time.perf_counter()
-        synthesized = synthesize(res, config, world)
-        res.timings_s["synthesis"] = time.perf_counter() - started
-        sink.records("synthesized", [{k: s[k] for k in _SYNTH} for s in synthesized])
-        for r in llm_turn_rows(synthesized, res, config):
-            sink.llm_turn(r)
-        stats = {**res.stats, "reference_overlap": overlap(res.candidates.keywords,
-                                                           reference).to_json()
-                 if reference is not None else None,
-                 "dropped_top": list(res.candidates.dropped),
-                 "corpus_smoothness_proxy": corpus_smoothness(world.emb, res),
-                 "keywords_with_vector": int(np.count_nonzero(
-                     np.any(world.emb.vectors, axis=1)))}
-        return StageReport(stats, res.timings_s)
+def finish(res: CorpusResult, config: WeiboConfig, sink: Sink) -> dict[str, Any]:
+    """Everything after the passes: vocabulary and graph tables, the keyword embeddings,
+    self-play and the LLM extension's turns, handed to `sink`; the facts for the report."""
+    reference = (read_reference(config.resolve(config.reference_keywords_path))
+                 if config.reference_keywords_path else None)
+    sink.records("vocabulary", vocabulary_records(res, reference))
+    sink.records("graph", edge_records(res.edges, res.candidates.keywords))
+    started = time.perf_counter()
+    world = make_world(res, config)
+    res.timings_s["embeddings"] = time.perf_counter() - started
+    started = time.perf_counter()
+    synthesized = synthesize(res, config, world)
+    res.timings_s["synthesis"] = time.perf_counter() - started
+    sink.records("synthesized", [{k: s[k] for k in _SYNTH} for s in synthesized])
+    for r in llm_turn_rows(synthesized, res, config):
+        sink.llm_turn(r)
+    return {"reference_overlap": overlap(res.candidates.keywords, reference).to_json()
+            if reference is not None else None,
+            "corpus_smoothness_proxy": corpus_smoothness(world.emb, res),
+            "keywords_with_vector": int(np.count_nonzero(np.any(world.emb.vectors, axis=1)))}

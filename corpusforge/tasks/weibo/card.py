@@ -102,12 +102,9 @@ def report_markdown(r: dict[str, Any]) -> str:
 
 
 def _throughput(seg: dict[str, Any]) -> str:
-    if not seg["processes"]:
-        return (f"all {seg['cached_chunks']} chunks were read from the segmentation cache "
-                "(no tagging in this run).")
-    return (f"{_num(seg['tagged_per_s_per_process'], 0)} utterances/s per process over "
-            f"{seg['processes']} processes in this run ({seg['cached_chunks']} chunks from "
-            "the segmentation cache).")
+    return (f"{_num(seg['tagged_per_s_per_process'], 0)} utterances/s per process, "
+            f"{seg['shards']} shards over {seg['processes']} processes (when the segment "
+            "stage ran; a rerun reuses its committed tagging).")
 
 
 def _pools(pools: dict[str, Any] | None) -> str:

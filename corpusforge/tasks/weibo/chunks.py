@@ -1,47 +1,32 @@
-"""What one Ray task does to one chunk of conversations, in the three streaming passes.
+"""What a chunk of conversations goes through in the corpus passes (the recipe's map
+stages call them on one conversation at a time, passes.py).
 
-1. `segment_chunk`: tag every utterance and count keyword-form tokens.
+1. `keyword_counts`: keyword-form tokens of segmented conversations.
 2. `mark_chunk`: per-utterance candidate keywords, the filter decision, the split.
 3. `instance_chunk`: turn-level instances with negatives, transition-graph edges and
    keyword co-occurrences (train split, for the embeddings).
 
-Each takes and returns plain data (Arrow tables, Counters), never paths, so the driver
-alone touches the disk and a Ray cluster needs no shared filesystem. Counters over
-keywords are keyed by the keyword's index (an int) to keep the merged totals small.
+Each takes and returns plain data (Arrow tables, Counters). Counters over keywords are
+keyed by the keyword's index (an int) to keep the merged totals small.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from corpusforge.schemas.weibo import INSTANCES_SCHEMA
-from corpusforge.tasks.weibo.executor import shared
 from corpusforge.tasks.weibo.keywords import assign_split, filter_reason, utterance_keywords
-from corpusforge.tasks.weibo.segment import MEMO, POS_MAP, get_segmenter, keyword_of
+from corpusforge.tasks.weibo.segment import POS_MAP, keyword_of
 
 SEGMENTED = pa.schema([
     ("row_id", pa.string()), ("source", pa.string()), ("platform", pa.string()),
     ("turns", pa.list_(pa.string())), ("segmented", pa.list_(pa.string())),
 ])
-
-
-@dataclass
-class SegmentOut:
-    table: pa.Table
-    counts: Counter[str]
-    utterances: int
-    seconds: float
-    cached: bool = False
-    memo_hits: int = 0
-    cpu_s: float = 0.0  # CPU time of the task: the tagging cost, whatever else runs
-    pid: int = field(default_factory=os.getpid)
 
 
 def keyword_counts(segmented: list[list[str]], segmenter: str, min_chars: int) -> Counter[str]:
@@ -52,28 +37,6 @@ def keyword_counts(segmented: list[list[str]], segmenter: str, min_chars: int) -
             counts.update(k for t in utterance.split(" ")
                           if (k := keyword_of(t, pos_map, min_chars)) is not None)
     return counts
-
-
-def segment_chunk(rows: list[dict[str, Any]], segmenter: str, min_chars: int,
-                  memo: int = 0) -> SegmentOut:
-    started, cpu = time.perf_counter(), time.process_time()
-    tagger = get_segmenter(segmenter)  # type: ignore[arg-type]
-    hits = MEMO.hits
-    segmented = [[MEMO.segment(tagger, t, memo) for t in r["turns"]] for r in rows]
-    table = segmented_table(rows, segmented)
-    return SegmentOut(table, keyword_counts(segmented, segmenter, min_chars),
-                      sum(len(r["turns"]) for r in rows), time.perf_counter() - started,
-                      memo_hits=MEMO.hits - hits, cpu_s=time.process_time() - cpu)
-
-
-def segment_chunk_cached(item: tuple[list[dict[str, Any]], list[list[str]] | None],
-                         segmenter: str, min_chars: int, memo: int = 0) -> SegmentOut:
-    """A chunk with its cached segmentation (see segcache.py) is only counted."""
-    rows, cached = item
-    if cached is None:
-        return segment_chunk(rows, segmenter, min_chars, memo)
-    return SegmentOut(segmented_table(rows, cached), keyword_counts(cached, segmenter, min_chars),
-                      sum(len(r["turns"]) for r in rows), 0.0, cached=True)
 
 
 def segmented_table(rows: list[dict[str, Any]], segmented: list[list[str]]) -> pa.Table:
@@ -99,8 +62,7 @@ class MarkOut:
     kept_counts: Counter[str]
 
 
-def mark_chunk(table: pa.Table, candidates: Any, p: MarkParams) -> MarkOut:
-    index: dict[str, int] = shared(candidates)
+def mark_chunk(table: pa.Table, index: dict[str, int], p: MarkParams) -> MarkOut:
     pos_map = POS_MAP[p.segmenter]
     keywords, distinct, splits, reasons = [], [], [], []
     kept_counts: Counter[str] = Counter()
@@ -138,11 +100,9 @@ class InstanceOut:
     short_candidates: int  # instances with fewer than 1 + negatives candidates
 
 
-def instance_chunk(table: pa.Table, pools: Any, candidates: Any,
-                   p: InstanceParams) -> InstanceOut:
+def instance_chunk(table: pa.Table, negative_pools: dict[str, list[str]],
+                   index: dict[str, int], p: InstanceParams) -> InstanceOut:
     """`table`: kept conversations (row_id, split, turns, keywords)."""
-    negative_pools: dict[str, list[str]] = shared(pools)
-    index: dict[str, int] = shared(candidates)
     k = len(index)
     records: list[dict[str, Any]] = []
     edges: dict[str, Counter[int]] = {}

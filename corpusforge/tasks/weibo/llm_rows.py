@@ -16,8 +16,8 @@ from typing import Any
 
 from corpusforge.schemas.weibo import WeiboConfig
 from corpusforge.tasks.steps import Row
-from corpusforge.tasks.weibo.corpus import CorpusResult
 from corpusforge.tasks.weibo.synthesis import GUIDED
+from corpusforge.tasks.weibo.totals import CorpusResult
 
 EXAMPLE_CANDIDATES = 5000
 MAX_EXAMPLE_CHARS = 60

@@ -1,76 +1,38 @@
-"""The Weibo (DKRN) recipe the generic platform runs, in three stages.
+"""The Weibo (DKRN) recipe the generic platform runs: the corpus build as stages.
 
-read_inputs parses the input layout (bad lines quarantined or fatal). `corpus` is the
-whole-corpus global stage: segmentation runs as Ray tasks over chunks (the flow's Ray, or
-a cluster), then counting, candidates, filter, split, instances, graph, embeddings and
-self-play (build.py); it writes the derived tables and emits the conversations, and the
-LLM extension's turns on its `llm` output. `conversations` applies the filter step (a
-rejected conversation is quarantined with its reason) and publishes the kept ones; `llm`
-runs the extension's steps on the turns. `conversations` is the primary table: read ==
-kept conversations + quarantined (filtered + malformed lines).
+read_inputs parses the input layout (bad lines quarantined or fatal). Then (passes.py):
+`segment` tags every utterance (its key names only the tagger, so other settings reuse
+its work); `candidates` counts keyword forms over all of it; `mark` gives each
+conversation its keywords, filter decision and split, quarantines the filtered ones with
+their reason and publishes `conversations`; `pools` fills the seeded utterance pools over
+the kept ones; `instances` builds the turn instances and publishes them; `world` builds
+the graph, vocabulary, embeddings and self-play; `llm` runs the extension's steps on the
+turns `world` emits. `conversations` is the primary table: read == kept conversations +
+quarantined (filtered + malformed lines).
 
-Run-time facts of the corpus stage (timings, throughput) reach the card as the stage's
-notes (`observe`); they are not in any row, because rows must not change between reruns.
+Run-time facts of the stages (timings, throughput) reach the card as the stages' notes
+(`observe`); they are not in any row, because rows must not change between reruns.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from corpusforge.schemas.expectations.weibo import WEIBO_EXPECTATIONS
-from corpusforge.schemas.lineage import LINEAGE, with_lineage
 from corpusforge.schemas.weibo import SCHEMA_VERSION, WEIBO_TABLE_SCHEMAS, WeiboConfig
 from corpusforge.tasks.recipe import InputBatch, Recipe
-from corpusforge.tasks.stages import GlobalStage, MapStage, Stage, StageInput, StageOutput
-from corpusforge.tasks.steps import Row, Step
-from corpusforge.tasks.weibo import card, tables
-from corpusforge.tasks.weibo.build import StageReport, build_all
-from corpusforge.tasks.weibo.executor import Executor, default_executor
+from corpusforge.tasks.stages import MapStage, Stage
+from corpusforge.tasks.steps import Step
+from corpusforge.tasks.weibo import card, passes, tables
+from corpusforge.tasks.weibo.build import StageReport
 from corpusforge.tasks.weibo.filter import FilterConversations
 from corpusforge.tasks.weibo.ingest import read_conversations
 from corpusforge.tasks.weibo.llm import LlmAgentTurn, LlmUserTurn
 from corpusforge.tasks.weibo.report import build_report
-
-SEGMENT_CACHE = "weibo-segments"
-
-
-class CorpusStage(GlobalStage):
-    """The streaming corpus stage over every conversation read (build.py)."""
-
-    outputs = ("llm",)
-    # It hands the segmentation chunks to Ray tasks of its own and waits on them.
-    cpus = 0.0
-
-    def __init__(self, name: str, config: WeiboConfig, executor: Executor | None) -> None:
-        super().__init__(name)
-        self.config, self.executor = config, executor
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "executor": None}
-
-    def run(self, inputs: StageInput, out: StageOutput) -> None:
-        sink = _Sink(out)
-        rows = ({k: v for k, v in r.items() if k != LINEAGE} for r in inputs.rows())
-        report = build_all(rows, self.config, self.executor or default_executor(), sink)
-        out.note(stats=report.stats, timings_s=report.timings_s)
-
-
-class _Sink:
-    def __init__(self, out: StageOutput) -> None:
-        self.out = out
-
-    def conversation(self, row: Row) -> None:
-        self.out.emit(with_lineage(row))  # the input row itself: its id is the input's
-
-    def records(self, table: str, records: list[dict[str, Any]]) -> None:
-        self.out.write(table, records)
-
-    def llm_turn(self, row: Row) -> None:
-        self.out.emit(row, parents=[], output="llm")  # made from the whole corpus
+from corpusforge.tasks.weibo.tagging import Segment
 
 
 class WeiboRecipe(Recipe[WeiboConfig]):
@@ -91,22 +53,13 @@ class WeiboRecipe(Recipe[WeiboConfig]):
     tags = ("dialogue", "target-guided-conversation", "weibo", "keywords")
     task_categories = ("text-generation", "text-retrieval")
 
-    def __init__(self, executor: Executor | None = None) -> None:
-        self.executor = executor
+    def __init__(self) -> None:
         self.stage: StageReport | None = None
+        self.tagging: dict[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        # Tasks carry the recipe to Ray workers: not the executor nor the report.
-        return {"executor": None, "stage": None}
-
-    def for_output(self, config: WeiboConfig, state_dir: Path) -> WeiboConfig:
-        """Segmented chunks are cached under the output unless the config names another
-        place, so a rerun does not tag again."""
-        if config.segmentation.cache_dir is not None:
-            return config
-        cache = str(state_dir / "cache" / SEGMENT_CACHE)
-        return config.model_copy(update={
-            "segmentation": config.segmentation.model_copy(update={"cache_dir": cache})})
+        # Tasks carry the recipe to Ray workers: not the run's facts.
+        return {"stage": None, "tagging": None}
 
     def read_inputs(self, config: WeiboConfig) -> InputBatch:
         return read_conversations(config)
@@ -117,17 +70,35 @@ class WeiboRecipe(Recipe[WeiboConfig]):
             llm.append(LlmAgentTurn(config.synthesis))
         if config.synthesis.llm_user:
             llm.append(LlmUserTurn(config.synthesis))
-        return [CorpusStage("corpus", config, self.executor),
-                MapStage("conversations", [FilterConversations(config.min_keywords)],
-                         project=tables.conversation_records),
-                MapStage("llm", llm, reads="corpus:llm", project=tables.llm_turn_records)]
+        wide = config.segmentation.chunk_size  # rows per shard of the cheap map stages
+        return [
+            MapStage("segment", [Segment(config.segmentation.segmenter,
+                                         config.segmentation.memo)],
+                     max_shard_rows=wide, config_fields=("segmentation.segmenter",)),
+            passes.CountCandidates("candidates", config),
+            MapStage("mark", [passes.Mark(config), FilterConversations(config.min_keywords)],
+                     reads="segment", sides=("candidates",), max_shard_rows=wide,
+                     project=tables.conversation_records),
+            passes.BuildPools("pools", config),
+            MapStage("instances", [passes.Instances(config)], reads="mark",
+                     sides=("candidates", "pools"), max_shard_rows=wide,
+                     project=passes.instance_records, stream_fields=passes.Instances.stream),
+            passes.World("world", config),
+            MapStage("llm", llm, reads="world:llm", project=tables.llm_turn_records)]
 
     def observe(self, notes: dict[str, dict[str, Any]]) -> None:
-        facts = notes.get("corpus")
-        self.stage = StageReport(facts["stats"], facts["timings_s"]) if facts else None
+        """The report's facts from the stages' notes (none before a run)."""
+        if "world" not in notes:
+            self.stage = None
+            return
+        world = {k: v for k, v in notes["world"].items() if k != "timings_s"}
+        stats = {**notes.get("candidates", {}), **notes.get("pools", {}), **world}
+        timings = {name: n["elapsed_s"] for name, n in notes.items() if "elapsed_s" in n}
+        self.stage = StageReport(stats, {**timings, **notes["world"].get("timings_s", {})})
+        self.tagging = notes.get("segment")
 
     def report(self, tables_: dict[str, pa.Table], config: WeiboConfig) -> dict[str, Any]:
-        return build_report(tables_, config, self.stage)
+        return build_report(tables_, config, self.stage, self.tagging)
 
     def card_section(self, counts: dict[str, Any], config: WeiboConfig,
                      tables_: dict[str, pa.Table]) -> str:

@@ -32,8 +32,21 @@ def _filtered(quarantine: pa.Table | None) -> tuple[dict[str, int], int]:
     return dict(reasons), bad
 
 
+def _tagging(stats: dict[str, Any], tagging: dict[str, Any] | None) -> dict[str, Any]:
+    if tagging is None:  # the benchmark: the corpus stage tagged in its own tasks
+        return {"tagged_per_s_per_process": stats.get("tagged_per_s_per_process"),
+                "processes": stats.get("segment_processes"), "shards": stats.get("chunks")}
+    seconds = tagging["elapsed_s"]
+    return {"tagged_per_s_per_process": stats.get("utterances", 0) / seconds
+            if seconds else None, "processes": tagging["processes"],
+            "shards": tagging["shards"]}
+
+
 def build_report(tables: dict[str, pa.Table], config: WeiboConfig,
-                 stage: StageReport | None) -> dict[str, Any]:
+                 stage: StageReport | None,
+                 tagging: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`stage`: the corpus stage's facts; `tagging`: the segment stage's (shards, seconds,
+    processes), None when unknown."""
     conv = tables["conversations"].select(["split", "keywords"]).to_pylist()
     per_utt = [len(u) for c in conv for u in c["keywords"]]
     filtered, bad_lines = _filtered(tables.get("quarantine"))
@@ -45,9 +58,7 @@ def build_report(tables: dict[str, pa.Table], config: WeiboConfig,
     report: dict[str, Any] = {
         "segmenter": {"name": config.segmentation.segmenter,
                       "version": SEGMENTER_VERSIONS[config.segmentation.segmenter],
-                      "tagged_per_s_per_process": stats.get("tagged_per_s_per_process"),
-                      "processes": stats.get("segment_processes"),
-                      "cached_chunks": stats.get("cached_chunks")},
+                      **_tagging(stats, tagging)},
         "conversations": {"kept": len(conv), "filtered": filtered,
                           "bad_lines": bad_lines,
                           "by_split": {s: sum(c["split"] == s for c in conv) for s in SPLITS}},
