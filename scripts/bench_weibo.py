@@ -41,6 +41,8 @@ def main() -> None:
                         "utterances (0 = tag every utterance: the real tagging cost)")
     args = parser.parse_args()
     cli = Path(sys.executable).parent / "corpusforge"
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for n in args.n:
         min_count = args.min_count or max(2, round(SOURCE_MIN_COUNT * n / SOURCE_CONVERSATIONS))
