@@ -129,7 +129,9 @@ def run_corpus(recipe: Recipe[Any], config: CorpusConfig, out_dir: Path, *,
                 _map_stage(work, sessions, timings, task_cpus, progress, dataset, logger)
             else:
                 logger.info("stage %s (global): running", sp.name)
-                with remote_options(num_cpus=sp.stage.cpus, max_retries=0):
+                # max_calls=1: the worker exits after the stage, returning the heap a
+                # whole-stream function built (idle workers keep theirs otherwise)
+                with remote_options(num_cpus=sp.stage.cpus, max_retries=0, max_calls=1):
                     future = global_task.with_options(
                         task_run_name=f"{sp.name}-{GLOBAL_UNIT}").submit(work.ctx)
                 _unit_result(work.ctx, GLOBAL_UNIT, future)
