@@ -162,10 +162,11 @@ def _map_stage(work: StageWork, sessions: contextlib.ExitStack, timings: dict[st
                        pending, task_cpus, cpu_bound_steps=work.ctx.recipe.cpu_bound_steps)
     logger.info("shard tasks reserve %g CPU each; %s submitted at once", slots.cpus,
                 slots.in_flight or "all")
-    for name, seconds in _run_pending(work.ctx, pending, slots, len(work.shards), progress,
-                                      f"{dataset} {stage.name}").items():
-        timings[name] = timings.get(name, 0.0) + seconds if name == "shards" else \
-            timings.get(name, seconds)
+    ran = _run_pending(work.ctx, pending, slots, len(work.shards), progress,
+                       f"{dataset} {stage.name}")
+    timings["shards"] = timings.get("shards", 0.0) + ran["shards"]  # over every map stage
+    if "first_shard" in ran:
+        timings.setdefault("first_shard", ran["first_shard"])  # the run's first
 
 
 def _start_sessions(ctx: ShardContext, sessions: contextlib.ExitStack) -> None:
