@@ -6,10 +6,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from corpusforge.schemas.quarantine import QuarantineRecord
+from corpusforge.schemas.quarantine import QuarantineRecord, quarantine_table
 from corpusforge.storage.rows import LINEAGE_SCHEMA
 from corpusforge.tasks.collect import count_inputs
-from corpusforge.tasks.shard import quarantine_table
 
 NO_LINEAGE = LINEAGE_SCHEMA.empty_table()
 

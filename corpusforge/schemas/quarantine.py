@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -29,6 +29,25 @@ class QuarantineRecord(StrictModel):
     derivation_key: str = ""
     # The input rows this row descends from (lineage); [] for a bad input line.
     input_ids: list[str] = Field(default_factory=list)
+
+
+SNIPPET_CHARS = 300  # of the row, in `source`
+
+
+def row_record(row: dict[str, Any], step: str, kind: ErrorKind, message: str, *,
+               input_ids: list[str], derivation_key: str, raw: str = "",
+               skip: tuple[str, ...] = ()) -> QuarantineRecord:
+    """The record of a row that did not make it, with a snippet of its fields (less
+    `row_id` and `skip`) as its source."""
+    snippet = {k: v for k, v in row.items() if k != "row_id" and k not in skip}
+    return QuarantineRecord(row_id=str(row.get("row_id", "?")), step=step, error_kind=kind,
+                            message=message, source=str(snippet)[:SNIPPET_CHARS],
+                            raw_output=raw, derivation_key=derivation_key,
+                            input_ids=input_ids)
+
+
+def quarantine_table(records: list[QuarantineRecord]) -> pa.Table:
+    return pa.Table.from_pylist([r.model_dump() for r in records], schema=QUARANTINE_SCHEMA)
 
 
 QUARANTINE_SCHEMA = pa.schema([

@@ -21,13 +21,12 @@ from typing import Any
 import pyarrow as pa
 
 from corpusforge.schemas.corpus import CorpusConfig
-from corpusforge.schemas.quarantine import QUARANTINE_SCHEMA
+from corpusforge.schemas.quarantine import QUARANTINE_SCHEMA, quarantine_table
 from corpusforge.storage.manifest import Counts
 from corpusforge.storage.rows import LINEAGE_SCHEMA, LINEAGE_TABLE
 from corpusforge.storage.shards import ShardStore
 from corpusforge.tasks.plan import INPUT_SHARD, RunPlan
 from corpusforge.tasks.recipe import Recipe
-from corpusforge.tasks.shard import quarantine_table
 from corpusforge.tasks.stages import INPUTS, QUARANTINE_TABLE, rows_table
 from corpusforge.tasks.validate import ValidationReport, drop_orphans, validate_tables
 

@@ -32,7 +32,7 @@ from typing import Any
 from corpusforge.schemas.corpus import DEFAULT_ROLE
 from corpusforge.schemas.engine_io import GenerateResult, Usage
 from corpusforge.schemas.lineage import LINEAGE, with_lineage
-from corpusforge.schemas.quarantine import ErrorKind, QuarantineRecord
+from corpusforge.schemas.quarantine import ErrorKind, QuarantineRecord, row_record
 from corpusforge.tasks.contract import StepContractError, check_produces, check_requires
 from corpusforge.tasks.engines.cached import journal_tags
 from corpusforge.tasks.engines.errors import FatalEngineError, RowTooLongError, TransientEngineError
@@ -50,7 +50,6 @@ from corpusforge.tasks.steps import (
     engine_steps,
 )
 
-SNIPPET_CHARS = 300
 FAILURES_FIELD = "step_failures"  # optional steps that failed on a kept row
 
 
@@ -244,12 +243,8 @@ class RowRunner:
 
     def _record(self, row: Row, lineage: dict[str, list[str]], step: str, kind: ErrorKind,
                 message: str, raw: str = "") -> QuarantineRecord:
-        snippet = {k: v for k, v in row.items() if k != "row_id"}
-        return QuarantineRecord(
-            row_id=str(row.get("row_id", "?")), step=step, error_kind=kind, message=message,
-            source=str(snippet)[:SNIPPET_CHARS], raw_output=raw,
-            derivation_key=self.derivation_key, input_ids=list(lineage["inputs"]),
-        )
+        return row_record(row, step, kind, message, raw=raw, input_ids=list(lineage["inputs"]),
+                          derivation_key=self.derivation_key)
 
 
 def children(step: Step, parent: Row, lineage: dict[str, list[str]],

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from corpusforge.schemas.corpus import DEFAULT_ROLE, CorpusConfig
 from corpusforge.schemas.engine_io import EngineConfig
 from corpusforge.schemas.lineage import LINEAGE, as_read
-from corpusforge.schemas.quarantine import QUARANTINE_SCHEMA, QuarantineRecord
+from corpusforge.schemas.quarantine import quarantine_table
 from corpusforge.storage.cache import ResponseCache
 from corpusforge.storage.rows import LINEAGE_TABLE, encode_rows, iter_decoded, lineage_table
 from corpusforge.storage.shards import ShardStore
@@ -79,10 +79,6 @@ class ShardContext:
 
     def stage(self) -> Stage:
         return self.recipe.stages(self.config)[self.stage_index]
-
-
-def quarantine_table(records: list[QuarantineRecord]) -> pa.Table:
-    return pa.Table.from_pylist([r.model_dump() for r in records], schema=QUARANTINE_SCHEMA)
 
 
 def records_to_tables(recipe: Recipe[Any],

@@ -27,7 +27,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpusforge.schemas.lineage import LINEAGE, as_read, derived, input_ids_of
-from corpusforge.schemas.quarantine import QUARANTINE_SCHEMA, ErrorKind, QuarantineRecord
+from corpusforge.schemas.quarantine import (
+    ErrorKind,
+    QuarantineRecord,
+    quarantine_table,
+    row_record,
+)
 from corpusforge.storage.rows import LINEAGE_TABLE, encode_rows, iter_decoded, lineage_table
 from corpusforge.storage.shards import ShardStore, check_name
 from corpusforge.tasks.steps import Row, Step
@@ -202,11 +207,9 @@ class StageOutput:
         self._record(row, kind, message)
 
     def _record(self, row: Row, kind: ErrorKind, message: str) -> None:
-        self.records.append(QuarantineRecord(
-            row_id=str(row.get("row_id", "?")), step=self.stage.name, error_kind=kind,
-            message=message, source=str({k: v for k, v in row.items()
-                                         if k not in ("row_id", LINEAGE)})[:300],
-            derivation_key=self.derivation_key, input_ids=input_ids_of(row)))
+        self.records.append(row_record(row, self.stage.name, kind, message,
+                                       input_ids=input_ids_of(row), skip=(LINEAGE,),
+                                       derivation_key=self.derivation_key))
 
     def _add(self, table: str, record: dict[str, Any]) -> None:
         buffer = self._buffers.setdefault(table, [])
@@ -239,6 +242,5 @@ class StageOutput:
     def close(self) -> None:
         for table in list(self._buffers):
             self._flush(table)
-        pq.write_table(pa.Table.from_pylist([r.model_dump() for r in self.records],
-                                            schema=QUARANTINE_SCHEMA),
+        pq.write_table(quarantine_table(self.records),
                        self.staging / f"{QUARANTINE_TABLE}.parquet")

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from corpusforge.schemas.corpus import CorpusConfig
 from corpusforge.schemas.lineage import LINEAGE
-from corpusforge.schemas.quarantine import QuarantineRecord
+from corpusforge.schemas.quarantine import QuarantineRecord, quarantine_table
 from corpusforge.storage.manifest import Counts
 from corpusforge.storage.rows import decode_rows
 from corpusforge.storage.shards import ShardStore
@@ -32,7 +32,7 @@ from corpusforge.tasks.engines.protocol import Engine
 from corpusforge.tasks.plan import RunPlan, plan_run
 from corpusforge.tasks.recipe import Recipe
 from corpusforge.tasks.runner import RowOutcome, RowRunner, ShardOutcome, run_rows
-from corpusforge.tasks.shard import execute_global, execute_shard, quarantine_table
+from corpusforge.tasks.shard import execute_global, execute_shard
 from corpusforge.tasks.stage_work import stage_work
 from corpusforge.tasks.stages import INPUTS, QUARANTINE_TABLE, MapStage, rows_table
 from corpusforge.tasks.steps import Row, Step

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from corpusforge.schemas.ada import ADA_TABLE_SCHEMAS, AdaConfig
+from corpusforge.schemas.quarantine import quarantine_table
 from corpusforge.tasks.ada.build import build_rows
 from corpusforge.tasks.ada.parsing import parse_line
 from corpusforge.tasks.ada.recipe import AdaRecipe
 from corpusforge.tasks.plan import all_steps
-from corpusforge.tasks.shard import quarantine_table
 from tests.ada.support import fixture, read_lines, run_local
 
 
